@@ -1,0 +1,65 @@
+//! Who is calling whom: API keys, stores and opt-outs.
+
+use sqlx::PgConnection;
+
+use crate::domain::{KeyHash, PhoneNumber};
+
+/// The organization behind an active API key, if any.
+pub async fn organization_for_key(
+    conn: &mut PgConnection,
+    key: &KeyHash,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "SELECT organization_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        key.as_ref()
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// What the hook needs to know about the store behind a business number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreRoute {
+    pub store_id: i64,
+    pub store_name: String,
+    pub forwarding_number: Option<String>,
+    pub store_welcome: Option<String>,
+    pub organization_welcome: Option<String>,
+}
+
+/// The store that owns `phone`, looked up within `organization_id` only, so
+/// that another tenant's number reads as "not linked".
+pub async fn store_for_number(
+    conn: &mut PgConnection,
+    organization_id: i64,
+    phone: &PhoneNumber,
+) -> sqlx::Result<Option<StoreRoute>> {
+    sqlx::query_as!(
+        StoreRoute,
+        r#"SELECT s.id AS store_id, s.name AS store_name,
+                  s.forwarding_number::text AS forwarding_number,
+                  s.welcome_message AS store_welcome, o.welcome_message AS organization_welcome
+           FROM business_numbers b
+           JOIN stores s ON s.id = b.store_id
+           JOIN organizations o ON o.id = s.organization_id
+           WHERE b.phone = $1 AND s.organization_id = $2"#,
+        phone.as_str() as &str,
+        organization_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn is_opted_out(
+    conn: &mut PgConnection,
+    organization_id: i64,
+    phone: &PhoneNumber,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM opt_outs WHERE organization_id = $1 AND phone = $2) AS "exists!""#,
+        organization_id,
+        phone.as_str() as &str
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -1,0 +1,9 @@
+//! SQL, and nothing else: repository functions that take a connection (or a
+//! transaction) and return plain rows. Handlers decide; these only read and write.
+
+pub mod calls;
+pub mod directory;
+pub mod fixtures;
+mod pool;
+
+pub use pool::{MIGRATOR, connect, is_ready};

@@ -1,0 +1,42 @@
+//! The connection pool and the embedded migrations.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// `migrations/`, compiled into the binary so that every replica can apply
+/// them at start-up (sqlx serialises concurrent runs with an advisory lock).
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A lazily connected pool: the service starts and answers 503 while the
+/// database is away, and reconnects by itself when it is back.
+pub fn connect(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .parse()
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let options = options.application_name("ivr-gateway");
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        // A connection that went through a database restart is dead: test it
+        // before use rather than fail a caller's request with it.
+        .test_before_acquire(true)
+        .connect_lazy_with(options))
+}
+
+/// Ready means reachable and at the schema version this binary expects.
+pub async fn is_ready(pool: &PgPool) -> bool {
+    let expected = MIGRATOR.iter().map(|m| m.version).max();
+    let applied: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await;
+    matches!(applied, Ok(version) if version == expected)
+}

@@ -1,0 +1,28 @@
+//! ivr-gateway: the Instaply IVR hook (`/v1/ivr`) on PostgreSQL.
+//!
+//! A tour, from the outside in:
+
+/// The `serve`, `migrate` and `seed` subcommands.
+pub mod commands;
+/// Command line and environment settings.
+pub mod configuration;
+/// Repository functions: SQL only.
+pub mod db;
+/// Types that cannot be invalid: phone numbers, API keys, requests.
+pub mod domain;
+/// The private PostgreSQL cluster used when there is no DATABASE_URL.
+pub mod embedded_postgres;
+/// The fixtures document.
+pub mod fixtures;
+/// The hook's logic, independent of HTTP.
+pub mod hook;
+/// HTTP routes, one module per resource.
+pub mod routes;
+/// Welcome SMS text and the outbox.
+pub mod sms;
+/// Builds the HTTP server around the shared [`startup::AppState`].
+pub mod startup;
+/// Logging and the redacted access log.
+pub mod telemetry;
+/// TwiML answers.
+pub mod twiml;

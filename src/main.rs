@@ -1,0 +1,23 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use ivr_gateway::commands;
+use ivr_gateway::configuration::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ivr_gateway::telemetry::init();
+    let outcome = match cli.command {
+        Command::Serve(args) => commands::serve(args).await,
+        Command::Migrate(args) => commands::migrate(args).await,
+        Command::Seed(args) => commands::seed(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ivr-gateway: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Builds the HTTP application around one shared state.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use sqlx::PgPool;
+
+use crate::hook::HookRules;
+use crate::routes;
+
+/// Everything a handler may need; one instance, shared by every worker.
+pub struct AppState {
+    pub pool: PgPool,
+    pub rules: HookRules,
+    /// Bound on a request's database work; past it the answer is a 503.
+    pub db_timeout: Duration,
+}
+
+/// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)
+/// back to run several side by side (tests do).
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub fn build(state: AppState, listener: TcpListener) -> std::io::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(crate::telemetry::access_log))
+                .configure(routes::ivr::configure)
+                .configure(routes::health::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
