@@ -25,8 +25,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.fixtures {
             seed_file(&database.pool, path, args.rules.phone_validation).await?;
         }
-        let listener = TcpListener::bind(args.bind)
-            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let state = AppState {
             pool: database.pool.clone(),
             rules: args.rules.into(),
@@ -62,10 +61,9 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 
 /// Loads a fixtures file whole, or refuses it whole naming the line.
 pub async fn seed_file(pool: &PgPool, path: &Path, level: PhoneValidation) -> anyhow::Result<()> {
-    let source = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read fixtures file {}", path.display()))?;
-    let fixtures = Fixtures::from_toml(&source, level)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let source =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read fixtures file {}", path.display()))?;
+    let fixtures = Fixtures::from_toml(&source, level).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut conn = pool.acquire().await?;
     let applied = db::fixtures::apply(&mut conn, &fixtures)
         .await
@@ -85,10 +83,7 @@ impl Database {
         let (url, cluster) = match &args.database_url {
             Some(url) => (url.clone(), None),
             None => {
-                let data_root = args
-                    .data_dir
-                    .clone()
-                    .unwrap_or_else(ClusterOptions::default_data_root);
+                let data_root = args.data_dir.clone().unwrap_or_else(ClusterOptions::default_data_root);
                 let cluster = EmbeddedPostgres::start(&ClusterOptions {
                     data_root: data_root.clone(),
                     durable: true,

@@ -112,9 +112,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         "d" => value * 86_400.0,
         other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{text}': use ms, s, m, h or d"
-            ));
+            return Err(format!("unknown unit '{other}' in '{text}': use ms, s, m, h or d"));
         }
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("'{text}' is out of range"))

@@ -132,18 +132,15 @@ impl Validator<'_> {
         Ok(fixtures)
     }
 
-    fn organization(
-        &mut self,
-        entry: OrganizationEntry,
-    ) -> Result<OrganizationFixture, FixtureError> {
+    fn organization(&mut self, entry: OrganizationEntry) -> Result<OrganizationFixture, FixtureError> {
         let name = self.name(&entry.name, "organization name")?;
         self.unique(Seen::Organization, &name, entry.name.span())?;
         let api_keys = entry
             .api_keys
             .iter()
             .map(|key| {
-                let parsed = ApiKey::parse(key.get_ref())
-                    .map_err(|e| self.error(key.span(), format!("api key: {e}")))?;
+                let parsed =
+                    ApiKey::parse(key.get_ref()).map_err(|e| self.error(key.span(), format!("api key: {e}")))?;
                 self.unique(Seen::Key, key.get_ref(), key.span())?;
                 Ok(parsed)
             })
@@ -169,11 +166,7 @@ impl Validator<'_> {
             phones.push(self.phone(phone)?);
             self.unique(Seen::Phone, phone.get_ref(), phone.span())?;
         }
-        let forwarding = entry
-            .forwarding
-            .as_ref()
-            .map(|phone| self.phone(phone))
-            .transpose()?;
+        let forwarding = entry.forwarding.as_ref().map(|phone| self.phone(phone)).transpose()?;
         let welcome_message = self.welcome(entry.welcome_message.as_ref())?;
         Ok(StoreFixture {
             name,
@@ -218,10 +211,7 @@ impl Validator<'_> {
         };
         match seen.insert(value.to_owned(), line) {
             None => Ok(()),
-            Some(first) => Err(self.error(
-                span,
-                format!("{} already listed at line {first}", kind.describe(value)),
-            )),
+            Some(first) => Err(self.error(span, format!("{} already listed at line {first}", kind.describe(value)))),
         }
     }
 
@@ -285,9 +275,7 @@ mod tests {
         let error = Fixtures::from_toml(source, PhoneValidation::Possible).unwrap_err();
         assert_eq!(error.line, 6);
         assert!(
-            error
-                .reason
-                .starts_with("'555-0100': Not an E.164 phone number"),
+            error.reason.starts_with("'555-0100': Not an E.164 phone number"),
             "{error}"
         );
     }

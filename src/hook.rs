@@ -41,37 +41,27 @@ pub async fn answer_call(
         Ok(request) => request,
         Err(errors) => {
             let mut conn = pool.acquire().await?;
-            journal
-                .record(&mut conn, Outcome::InvalidRequest, None, None)
-                .await?;
+            journal.record(&mut conn, Outcome::InvalidRequest, None, None).await?;
             return Ok(HookAnswer::Invalid(errors));
         }
     };
 
     let mut conn = pool.acquire().await?;
-    let Some(organization_id) =
-        directory::organization_for_key(&mut conn, &request.key.hash()).await?
-    else {
-        journal
-            .record(&mut conn, Outcome::InvalidKey, None, None)
-            .await?;
+    let Some(organization_id) = directory::organization_for_key(&mut conn, &request.key.hash()).await? else {
+        journal.record(&mut conn, Outcome::InvalidKey, None, None).await?;
         return Ok(HookAnswer::InvalidKey);
     };
-    let Some(store) = directory::store_for_number(&mut conn, organization_id, &request.to).await?
-    else {
+    let Some(store) = directory::store_for_number(&mut conn, organization_id, &request.to).await? else {
         journal
             .record(&mut conn, Outcome::NotLinked, Some(organization_id), None)
             .await?;
-        return Ok(HookAnswer::Voice(
-            Outcome::NotLinked,
-            VoiceResponse::not_linked(),
-        ));
+        return Ok(HookAnswer::Voice(Outcome::NotLinked, VoiceResponse::not_linked()));
     };
 
     let (outcome, response) = match store.forwarding_number.as_deref() {
         Some(number) => {
-            let number = PhoneNumber::parse(number, PhoneValidation::Format)
-                .map_err(|e| sqlx::Error::Decode(e.into()))?;
+            let number =
+                PhoneNumber::parse(number, PhoneValidation::Format).map_err(|e| sqlx::Error::Decode(e.into()))?;
             (Outcome::Dial, VoiceResponse::Dial(number))
         }
         None => (Outcome::NoForwarding, VoiceResponse::no_forwarding()),
@@ -80,12 +70,7 @@ pub async fn answer_call(
     let mut tx = conn.begin().await?;
     let sms = queue_welcome(&mut tx, rules, organization_id, &store, &request).await?;
     journal
-        .record(
-            &mut tx,
-            outcome,
-            Some(organization_id),
-            Some((store.store_id, sms)),
-        )
+        .record(&mut tx, outcome, Some(organization_id), Some((store.store_id, sms)))
         .await?;
     tx.commit().await?;
     Ok(HookAnswer::Voice(outcome, response))
@@ -102,9 +87,7 @@ async fn queue_welcome(
     if directory::is_opted_out(tx, organization_id, &request.from).await? {
         return Ok(Err(SmsSkipped::OptedOut));
     }
-    if !outbox::claim_welcome_slot(tx, store.store_id, &request.from, rules.welcome_cooldown)
-        .await?
-    {
+    if !outbox::claim_welcome_slot(tx, store.store_id, &request.from, rules.welcome_cooldown).await? {
         return Ok(Err(SmsSkipped::Cooldown));
     }
     let body = welcome::render(

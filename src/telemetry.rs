@@ -10,8 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber (`RUST_LOG` filters; default `info`).
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     // A second call (tests start many apps in one process) is harmless.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -37,10 +37,7 @@ impl VoiceResponse {
     /// The store exists but set no forwarding number.
     pub fn no_forwarding() -> Self {
         Self::Say(vec![
-            Say::new(
-                "en",
-                "Sorry, this store did not define voice call forwarding",
-            ),
+            Say::new("en", "Sorry, this store did not define voice call forwarding"),
             Say::new("fr", "Désolé, ce magasin n'a pas défini de numéro vocal"),
         ])
     }
@@ -111,8 +108,7 @@ mod tests {
 
     #[test]
     fn configured_text_is_escaped() {
-        let xml =
-            VoiceResponse::Say(vec![Say::new("en", "<Hangup/> & \"quotes\" 'n' ]]>")]).to_xml();
+        let xml = VoiceResponse::Say(vec![Say::new("en", "<Hangup/> & \"quotes\" 'n' ]]>")]).to_xml();
         assert_eq!(
             xml,
             "<Response><Say language=\"en\">&lt;Hangup/&gt; &amp; \"quotes\" 'n' ]]&gt;</Say></Response>"

@@ -5,10 +5,7 @@ use sqlx::PgConnection;
 use crate::domain::{KeyHash, PhoneNumber};
 
 /// The organization behind an active API key, if any.
-pub async fn organization_for_key(
-    conn: &mut PgConnection,
-    key: &KeyHash,
-) -> sqlx::Result<Option<i64>> {
+pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
         "SELECT organization_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
         key.as_ref()
@@ -50,11 +47,7 @@ pub async fn store_for_number(
     .await
 }
 
-pub async fn is_opted_out(
-    conn: &mut PgConnection,
-    organization_id: i64,
-    phone: &PhoneNumber,
-) -> sqlx::Result<bool> {
+pub async fn is_opted_out(conn: &mut PgConnection, organization_id: i64, phone: &PhoneNumber) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM opt_outs WHERE organization_id = $1 AND phone = $2) AS "exists!""#,
         organization_id,

@@ -49,10 +49,7 @@ pub async fn apply(conn: &mut PgConnection, fixtures: &Fixtures) -> Result<Appli
         if inserted.is_none() {
             return Err(FixtureError {
                 line: opt_out.line,
-                reason: format!(
-                    "opt-out for unknown organization '{}'",
-                    opt_out.organization
-                ),
+                reason: format!("opt-out for unknown organization '{}'", opt_out.organization),
             }
             .into());
         }

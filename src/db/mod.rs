@@ -6,4 +6,4 @@ pub mod directory;
 pub mod fixtures;
 mod pool;
 
-pub use pool::{MIGRATOR, connect, is_ready};
+pub use pool::{MIGRATOR, connect, connect_with, is_ready};

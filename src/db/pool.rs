@@ -13,30 +13,27 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// A lazily connected pool: the service starts and answers 503 while the
 /// database is away, and reconnects by itself when it is back.
-pub fn connect(
-    url: &str,
-    max_connections: u32,
-    acquire_timeout: Duration,
-) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = url
-        .parse()
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    let options = options.application_name("ivr-gateway");
-    Ok(PgPoolOptions::new()
+pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    Ok(connect_with(options, max_connections, acquire_timeout))
+}
+
+/// [`connect`] for options already parsed.
+pub fn connect_with(options: PgConnectOptions, max_connections: u32, acquire_timeout: Duration) -> PgPool {
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(acquire_timeout)
         // A connection that went through a database restart is dead: test it
         // before use rather than fail a caller's request with it.
         .test_before_acquire(true)
-        .connect_lazy_with(options))
+        .connect_lazy_with(options.application_name("ivr-gateway"))
 }
 
 /// Ready means reachable and at the schema version this binary expects.
 pub async fn is_ready(pool: &PgPool) -> bool {
     let expected = MIGRATOR.iter().map(|m| m.version).max();
-    let applied: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-            .fetch_one(pool)
-            .await;
+    let applied: Result<Option<i64>, _> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await;
     matches!(applied, Ok(version) if version == expected)
 }

@@ -78,9 +78,6 @@ mod tests {
     fn hash_is_sha256_of_the_key() {
         let hash = ApiKey::parse("abc").unwrap().hash();
         let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

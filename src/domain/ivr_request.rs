@@ -30,13 +30,7 @@ impl RawField {
             Self::Text(text) => Some(
                 text.chars()
                     .take(JOURNAL_TEXT_MAX_CHARS)
-                    .map(|c| {
-                        if c == '\0' {
-                            char::REPLACEMENT_CHARACTER
-                        } else {
-                            c
-                        }
-                    })
+                    .map(|c| if c == '\0' { char::REPLACEMENT_CHARACTER } else { c })
                     .collect(),
             ),
             _ => None,
@@ -89,40 +83,24 @@ impl IvrRequest {
     /// `key`, `to`, `from`, `context`.
     pub fn parse(raw: &RawIvrRequest, level: PhoneValidation) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let key = required_text(&raw.key, "key", &mut errors).and_then(|text| {
-            ApiKey::parse(text)
-                .map_err(|e| errors.push("key", e.to_string()))
-                .ok()
-        });
+        let key =
+            required_text(&raw.key, "key", &mut errors).and_then(|text| keep(&mut errors, "key", ApiKey::parse(text)));
         let to = phone(&raw.to, "to", level, &mut errors);
         let from = phone(&raw.from, "from", level, &mut errors);
-        let context = match &raw.context {
-            RawField::Text(text) if !text.is_empty() => CallContext::parse(text)
-                .map(Some)
-                .map_err(|e| errors.push("context", e.to_string())),
-            RawField::NotAString(_) => {
-                Err(errors.push("context", raw.context.type_error().unwrap_or_default()))
-            }
-            // Optional: absent, empty and null all mean "no context".
-            _ => Ok(None),
-        };
+        let context = context(&raw.context, &mut errors);
         match (key, to, from, context) {
-            (Some(key), Some(to), Some(from), Ok(context)) if errors.is_empty() => Ok(Self {
-                key,
-                from,
-                to,
-                context,
-            }),
+            (Some(key), Some(to), Some(from), Some(context)) => Ok(Self { key, from, to, context }),
             _ => Err(errors),
         }
     }
 }
 
-fn required_text<'a>(
-    field: &'a RawField,
-    name: &'static str,
-    errors: &mut FieldErrors,
-) -> Option<&'a str> {
+/// The value, or `None` with the error recorded under `field`.
+fn keep<T, E: std::fmt::Display>(errors: &mut FieldErrors, field: &'static str, parsed: Result<T, E>) -> Option<T> {
+    parsed.map_err(|e| errors.push(field, e.to_string())).ok()
+}
+
+fn required_text<'a>(field: &'a RawField, name: &'static str, errors: &mut FieldErrors) -> Option<&'a str> {
     match field {
         RawField::Text(text) if !text.is_empty() => Some(text),
         RawField::Absent | RawField::Text(_) => {
@@ -143,9 +121,19 @@ fn phone(
     errors: &mut FieldErrors,
 ) -> Option<PhoneNumber> {
     let text = required_text(field, name, errors)?;
-    PhoneNumber::parse(text, level)
-        .map_err(|e| errors.push(name, e.to_string()))
-        .ok()
+    keep(errors, name, PhoneNumber::parse(text, level))
+}
+
+/// `Some(None)` when there is no context: absent, empty and null all mean that.
+fn context(field: &RawField, errors: &mut FieldErrors) -> Option<Option<CallContext>> {
+    match field {
+        RawField::Text(text) if !text.is_empty() => keep(errors, "context", CallContext::parse(text)).map(Some),
+        RawField::NotAString(_) => {
+            errors.push("context", field.type_error().unwrap_or_default());
+            None
+        }
+        _ => Some(None),
+    }
 }
 
 #[cfg(test)]
@@ -180,18 +168,9 @@ mod tests {
         };
         let errors = IvrRequest::parse(&raw, PhoneValidation::Possible).unwrap_err();
         assert_eq!(errors.get("key"), Some("Must be a JSON string, not null"));
-        assert_eq!(
-            errors.get("from"),
-            Some("Must be a JSON string, not a number")
-        );
-        assert_eq!(
-            errors.get("to"),
-            Some("Must be a JSON string, not an array")
-        );
-        assert_eq!(
-            errors.get("context"),
-            Some("Must be a JSON string, not an object")
-        );
+        assert_eq!(errors.get("from"), Some("Must be a JSON string, not a number"));
+        assert_eq!(errors.get("to"), Some("Must be a JSON string, not an array"));
+        assert_eq!(errors.get("context"), Some("Must be a JSON string, not an object"));
     }
 
     #[test]
@@ -204,9 +183,7 @@ mod tests {
                 context,
             };
             assert_eq!(
-                IvrRequest::parse(&raw, PhoneValidation::Possible)
-                    .unwrap()
-                    .context,
+                IvrRequest::parse(&raw, PhoneValidation::Possible).unwrap().context,
                 None
             );
         }
@@ -233,10 +210,7 @@ mod tests {
     #[test]
     fn journal_text_is_bounded_and_storable() {
         assert_eq!(text("a\0b").journal_text().as_deref(), Some("a\u{fffd}b"));
-        assert_eq!(
-            text(&"9".repeat(10_000)).journal_text().map(|t| t.len()),
-            Some(64)
-        );
+        assert_eq!(text(&"9".repeat(10_000)).journal_text().map(|t| t.len()), Some(64));
         assert_eq!(RawField::NotAString("a number").journal_text(), None);
     }
 }

@@ -117,19 +117,14 @@ fn check_shape(raw: &str) -> Result<(), PhoneNumberError> {
         && (2..=15).contains(&digits.len())
         && digits[0] != b'0'
         && digits.iter().all(u8::is_ascii_digit);
-    if shape_ok {
-        Ok(())
-    } else {
-        Err(PhoneNumberError::Shape)
-    }
+    if shape_ok { Ok(()) } else { Err(PhoneNumberError::Shape) }
 }
 
 /// libphonenumber's "is possible": the calling code exists and the national
 /// number has a length that country's numbers can have.
 fn check_possible(e164: &str) -> Result<(), PhoneNumberError> {
     let digits = &e164[1..];
-    let (code, national) =
-        split_country_code(digits).ok_or(PhoneNumberError::UnknownCountryCode)?;
+    let (code, national) = split_country_code(digits).ok_or(PhoneNumberError::UnknownCountryCode)?;
     let lengths = POSSIBLE_LENGTHS
         .get(&code)
         .ok_or(PhoneNumberError::UnknownCountryCode)?;
@@ -180,9 +175,7 @@ static POSSIBLE_LENGTHS: LazyLock<HashMap<u16, PossibleLengths>> = LazyLock::new
         };
         for descriptor in types.into_iter().flatten() {
             lengths.national.extend(descriptor.possible_length());
-            lengths
-                .local_only
-                .extend(descriptor.possible_local_length());
+            lengths.local_only.extend(descriptor.possible_local_length());
         }
         table.insert(code, lengths);
     }
@@ -229,12 +222,7 @@ mod tests {
 
     #[test]
     fn real_ranges_are_valid() {
-        for number in [
-            "+16502530000",
-            "+442079460000",
-            "+33142685300",
-            "+4930123456",
-        ] {
+        for number in ["+16502530000", "+442079460000", "+33142685300", "+4930123456"] {
             assert_eq!(
                 PhoneNumber::parse(number, Valid).map(|n| n.to_string()),
                 Ok(number.to_owned())
@@ -256,11 +244,7 @@ mod tests {
             "+14151234567 ",
             "+\u{0661}\u{0662}\u{0663}",
         ] {
-            assert_eq!(
-                PhoneNumber::parse(raw, Format),
-                Err(PhoneNumberError::Shape),
-                "{raw:?}"
-            );
+            assert_eq!(PhoneNumber::parse(raw, Format), Err(PhoneNumberError::Shape), "{raw:?}");
         }
     }
 
@@ -270,10 +254,7 @@ mod tests {
             PhoneNumber::parse(" 14151234567", Format),
             Err(PhoneNumberError::UnencodedPlus)
         );
-        assert_eq!(
-            PhoneNumber::parse(" ", Format),
-            Err(PhoneNumberError::Shape)
-        );
+        assert_eq!(PhoneNumber::parse(" ", Format), Err(PhoneNumberError::Shape));
     }
 
     #[test]
@@ -291,5 +272,58 @@ mod tests {
             Err(PhoneNumberError::TooLong(1))
         );
         assert!(PhoneNumber::parse("+999123456", Format).is_ok());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn levels() -> impl Strategy<Value = PhoneValidation> {
+            prop_oneof![Just(Format), Just(Possible), Just(Valid)]
+        }
+
+        fn has_e164_shape(s: &str) -> bool {
+            let digits = s.strip_prefix('+').unwrap_or_default();
+            (2..=15).contains(&digits.len()) && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+
+        proptest! {
+            #[test]
+            fn every_e164_shape_parses_at_format_level_unchanged(raw in "\\+[1-9][0-9]{1,14}") {
+                let number = PhoneNumber::parse(&raw, Format).unwrap();
+                prop_assert_eq!(number.as_str(), raw.as_str());
+            }
+
+            #[test]
+            fn nothing_without_the_e164_shape_is_ever_accepted(raw in any::<String>(), level in levels()) {
+                if let Ok(number) = PhoneNumber::parse(&raw, level) {
+                    prop_assert!(has_e164_shape(number.as_str()), "{:?}", raw);
+                }
+            }
+
+            #[test]
+            fn unicode_lookalikes_never_pass(raw in "[+\u{ff0b}][\\p{Nd}\u{ff10}-\u{ff19} ]{2,15}", level in levels()) {
+                prop_assert_eq!(PhoneNumber::parse(&raw, level).is_ok(), has_e164_shape(&raw));
+            }
+
+            #[test]
+            fn stricter_levels_accept_a_subset(raw in "\\+[1-9][0-9]{1,14}") {
+                let valid = PhoneNumber::parse(&raw, Valid).is_ok();
+                let possible = PhoneNumber::parse(&raw, Possible).is_ok();
+                prop_assert!(!valid || possible, "valid but not possible: {}", raw);
+            }
+
+            #[test]
+            fn one_foreign_character_anywhere_is_rejected(
+                raw in "\\+[1-9][0-9]{1,13}",
+                position in any::<prop::sample::Index>(),
+                intruder in "[^0-9]",
+            ) {
+                let at = 1 + position.index(raw.len() - 1);
+                let spoiled = format!("{}{}{}", &raw[..at], intruder, &raw[at..]);
+                prop_assert!(PhoneNumber::parse(&spoiled, Format).is_err(), "{:?}", spoiled);
+            }
+        }
     }
 }

@@ -63,9 +63,7 @@ fn candidates() -> Vec<PathBuf> {
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
         && output.status.success()
     {
-        dirs.push(PathBuf::from(
-            String::from_utf8_lossy(&output.stdout).trim(),
-        ));
+        dirs.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
     }
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
@@ -74,14 +72,7 @@ fn candidates() -> Vec<PathBuf> {
     dirs.extend(versioned("/usr", "pgsql-", "bin"));
     dirs.extend(versioned("/opt/homebrew/opt", "postgresql", "bin"));
     dirs.extend(versioned("/usr/local/opt", "postgresql", "bin"));
-    dirs.extend(
-        [
-            "/opt/homebrew/bin",
-            "/usr/local/bin",
-            "/usr/local/pgsql/bin",
-        ]
-        .map(PathBuf::from),
-    );
+    dirs.extend(["/opt/homebrew/bin", "/usr/local/bin", "/usr/local/pgsql/bin"].map(PathBuf::from));
     let mut seen = std::collections::HashSet::new();
     dirs.retain(|dir| dir.is_dir() && seen.insert(dir.clone()));
     dirs
@@ -97,11 +88,7 @@ fn versioned(parent: &str, prefix: &str, leaf: &str) -> Vec<PathBuf> {
         .filter_map(|entry| {
             let name = entry.file_name().into_string().ok()?;
             let version = name.strip_prefix(prefix)?.trim_start_matches('@');
-            let numbers: Vec<u32> = version
-                .split('.')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .ok()?;
+            let numbers: Vec<u32> = version.split('.').map(str::parse).collect::<Result<_, _>>().ok()?;
             Some((numbers, entry.path().join(leaf)))
         })
         .collect();
@@ -144,12 +131,7 @@ mod tests {
             searched: "/nowhere".to_owned(),
         }
         .to_string();
-        for way in [
-            "install PostgreSQL",
-            "DATABASE_URL",
-            "docker compose up",
-            "/nowhere",
-        ] {
+        for way in ["install PostgreSQL", "DATABASE_URL", "docker compose up", "/nowhere"] {
             assert!(message.contains(way), "{message}");
         }
     }

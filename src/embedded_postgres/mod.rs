@@ -47,9 +47,7 @@ impl ClusterOptions {
         }
         std::env::var_os("XDG_DATA_HOME")
             .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
-            })
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
             .unwrap_or_else(std::env::temp_dir)
             .join("ivr-gateway")
     }
@@ -72,8 +70,7 @@ impl EmbeddedPostgres {
         let binaries = binaries::locate()?;
         let account = account::server_account()?;
         let root = &options.data_root;
-        fs::create_dir_all(root)
-            .with_context(|| format!("cannot create data folder {}", root.display()))?;
+        fs::create_dir_all(root).with_context(|| format!("cannot create data folder {}", root.display()))?;
         fs::set_permissions(root, fs::Permissions::from_mode(0o700))?;
         account::give(root, account)?;
         let pgdata = root.join("pgdata");
@@ -85,17 +82,10 @@ impl EmbeddedPostgres {
             Some(port) => (port, None),
             None => {
                 let port = free_port()?;
-                (
-                    port,
-                    Some(spawn_server(&binaries, options, &pgdata, port, account)?),
-                )
+                (port, Some(spawn_server(&binaries, options, &pgdata, port, account)?))
             }
         };
-        let mut cluster = Self {
-            port,
-            password,
-            child,
-        };
+        let mut cluster = Self { port, password, child };
         if let Err(error) = cluster.wait_until_accepting(root).await {
             cluster.stop().await;
             return Err(error);
@@ -122,17 +112,14 @@ impl EmbeddedPostgres {
 
     pub async fn create_database(&self, name: &str) -> anyhow::Result<()> {
         let mut conn = PgConnection::connect(&self.database_url("postgres")).await?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(name)
-                .fetch_one(&mut conn)
-                .await?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
         if !exists {
             // CREATE DATABASE takes no bind parameters; the name is ours, quoted.
             let statement = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
-            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                .execute(&mut conn)
-                .await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await?;
         }
         Ok(())
     }
@@ -163,16 +150,11 @@ impl EmbeddedPostgres {
             if let Some(child) = &mut self.child
                 && let Some(status) = child.try_wait()?
             {
-                bail!(
-                    "PostgreSQL exited at start-up ({status}); its log:\n{}",
-                    log_tail(root)
-                );
+                bail!("PostgreSQL exited at start-up ({status}); its log:\n{}", log_tail(root));
             }
             match PgConnection::connect(&url).await {
                 Ok(conn) => return Ok(conn.close().await?),
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
                 Err(error) => bail!(
                     "PostgreSQL did not accept connections within {START_TIMEOUT:?}: {error}; its log:\n{}",
                     log_tail(root)
@@ -302,15 +284,13 @@ fn running_port(pgdata: &Path) -> Option<u16> {
     let pid: i32 = lines.next()?.trim().parse().ok()?;
     let port: u16 = lines.nth(2)?.trim().parse().ok()?;
     // SAFETY: signal 0 only checks that the process exists.
-    let alive = unsafe { libc::kill(pid, 0) } == 0
-        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    let alive =
+        unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
     alive.then_some(port)
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn signal(child: &Child, signal: i32) {

@@ -17,6 +17,5 @@ pub fn unavailable() -> HttpResponse {
 
 /// Unknown paths answer JSON too, so clients never have to parse HTML.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound()
-        .json(serde_json::json!({ "path": format!("No route for {}", req.path()) }))
+    HttpResponse::NotFound().json(serde_json::json!({ "path": format!("No route for {}", req.path()) }))
 }

@@ -1,16 +1,11 @@
 //! The welcome SMS text.
 
 /// Used when neither the store nor its organization set a message.
-pub const DEFAULT_TEMPLATE: &str =
-    "Thanks for calling {store}! Reply to this message to chat with us.";
+pub const DEFAULT_TEMPLATE: &str = "Thanks for calling {store}! Reply to this message to chat with us.";
 
 /// The store's template, else the organization's, else the default, with
 /// `{store}` replaced by the store's name.
-pub fn render(
-    store_template: Option<&str>,
-    organization_template: Option<&str>,
-    store_name: &str,
-) -> String {
+pub fn render(store_template: Option<&str>, organization_template: Option<&str>, store_name: &str) -> String {
     store_template
         .or(organization_template)
         .unwrap_or(DEFAULT_TEMPLATE)
@@ -27,10 +22,7 @@ mod tests {
             render(Some("Hi from {store}"), Some("Org"), "Acme SF"),
             "Hi from Acme SF"
         );
-        assert_eq!(
-            render(None, Some("{store}, {store}!"), "Acme"),
-            "Acme, Acme!"
-        );
+        assert_eq!(render(None, Some("{store}, {store}!"), "Acme"), "Acme, Acme!");
     }
 
     #[test]

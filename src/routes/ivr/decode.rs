@@ -16,9 +16,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub enum BodyError {
     #[error("Request body over {MAX_BODY_BYTES} bytes")]
     TooLarge,
-    #[error(
-        "Unsupported Content-Type '{0}': send application/json or application/x-www-form-urlencoded"
-    )]
+    #[error("Unsupported Content-Type '{0}': send application/json or application/x-www-form-urlencoded")]
     UnsupportedType(String),
     #[error("Malformed JSON: {0}")]
     MalformedJson(String),
@@ -47,10 +45,7 @@ pub fn from_query(query: &str) -> RawIvrRequest {
 }
 
 /// Reads a POST body (at most [`MAX_BODY_BYTES`]) and decodes its fields.
-pub async fn from_body(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<RawIvrRequest, BodyError> {
+pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<RawIvrRequest, BodyError> {
     let format = body_format(req)?;
     let body = read_limited(req, payload).await?;
     if body.is_empty() {
@@ -66,27 +61,14 @@ fn body_format(req: &HttpRequest) -> Result<BodyFormat, BodyError> {
     let Some(header) = req.headers().get(CONTENT_TYPE) else {
         return Ok(BodyFormat::Json);
     };
-    let unsupported = || {
-        BodyError::UnsupportedType(
-            String::from_utf8_lossy(header.as_bytes())
-                .chars()
-                .take(100)
-                .collect(),
-        )
-    };
+    let unsupported =
+        || BodyError::UnsupportedType(String::from_utf8_lossy(header.as_bytes()).chars().take(100).collect());
     let value = header.to_str().map_err(|_| unsupported())?;
-    let essence = value
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(BodyFormat::Json),
         "application/x-www-form-urlencoded" => Ok(BodyFormat::Form),
-        other if other.starts_with("application/") && other.ends_with("+json") => {
-            Ok(BodyFormat::Json)
-        }
+        other if other.starts_with("application/") && other.ends_with("+json") => Ok(BodyFormat::Json),
         _ => Err(unsupported()),
     }
 }
@@ -114,8 +96,7 @@ async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Ve
 }
 
 fn from_json(body: &[u8]) -> Result<RawIvrRequest, BodyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| BodyError::MalformedJson(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| BodyError::MalformedJson(e.to_string()))?;
     let serde_json::Value::Object(mut object) = value else {
         return Err(BodyError::NotAnObject(json_kind(&value)));
     };
@@ -192,17 +173,12 @@ mod tests {
     #[test]
     fn the_first_occurrence_wins_and_twilio_names_fill_in() {
         let raw = from_query("key=a&key=b&From=%2B1&To=%2B2&to=%2B3");
-        assert_eq!(
-            (raw.key, raw.from, raw.to),
-            (text("a"), text("+1"), text("+3"))
-        );
+        assert_eq!((raw.key, raw.from, raw.to), (text("a"), text("+1"), text("+3")));
     }
 
     #[test]
     fn json_fields_keep_their_type() {
-        let raw =
-            from_json(br#"{"key":"k","from":14151234560,"to":null,"context":["x"],"extra":{}}"#)
-                .unwrap();
+        let raw = from_json(br#"{"key":"k","from":14151234560,"to":null,"context":["x"],"extra":{}}"#).unwrap();
         assert_eq!(raw.key, text("k"));
         assert_eq!(raw.from, RawField::NotAString("a number"));
         assert_eq!(raw.to, RawField::Null);
@@ -212,9 +188,6 @@ mod tests {
     #[test]
     fn json_that_is_not_an_object_is_refused() {
         assert_eq!(from_json(b"[1]"), Err(BodyError::NotAnObject("an array")));
-        assert!(matches!(
-            from_json(b"{\"key\":"),
-            Err(BodyError::MalformedJson(_))
-        ));
+        assert!(matches!(from_json(b"{\"key\":"), Err(BodyError::MalformedJson(_))));
     }
 }

@@ -24,11 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn ivr(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, IvrError> {
+async fn ivr(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
     let query = decode::from_query(req.query_string());
     let (method, raw) = if req.method() == actix_web::http::Method::POST {
         ("POST", decode::from_body(&req, payload).await?.or(query))
@@ -46,10 +42,7 @@ async fn ivr(
         HookAnswer::Voice(_, response) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, TWIML_CONTENT_TYPE))
             .body(response.to_xml()),
-        HookAnswer::InvalidKey => json(
-            StatusCode::FORBIDDEN,
-            r#"{"key":"Invalid API Key"}"#.to_owned(),
-        ),
+        HookAnswer::InvalidKey => json(StatusCode::FORBIDDEN, r#"{"key":"Invalid API Key"}"#.to_owned()),
         HookAnswer::Invalid(errors) => json(StatusCode::BAD_REQUEST, errors.to_json()),
     })
 }

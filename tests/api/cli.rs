@@ -1,0 +1,198 @@
+//! The binary as a newcomer runs it: `serve`, `seed`, `migrate`.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `serve` process, killed if a test fails before stopping it.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Served {
+    /// SIGTERM, then the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        self.0.wait().unwrap()
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("serve did not become ready");
+}
+
+async fn example_request(client: &reqwest::Client, base: &str) -> (u16, String) {
+    let url = format!("{base}/v1/ivr?key=a73d5034210f702515128ac61193cd21&from=%2B14151234560&to=%2B14151234567");
+    let response = client.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn serve_with_example_fixtures_answers_the_example_request_and_stops_on_sigterm() {
+    let database = fresh_database().await;
+    let port = free_port();
+    let child = Command::new(binary())
+        .arg("serve")
+        .env("DATABASE_URL", database_url(&database))
+        .env("IVR_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "IVR_FIXTURES",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fixtures.toml"),
+        )
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut served = Served(child);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&client, &base, &mut served.0).await;
+    assert_eq!(example_request(&client, &base).await, (200, DIAL_ACME_SF.to_owned()));
+    assert!(served.terminate().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(log.contains("key=***"), "the access log shows the request: {log}");
+    assert!(!log.contains(ACME_KEY), "the access log leaks the key: {log}");
+}
+
+#[tokio::test]
+async fn serve_with_no_database_url_runs_its_own_postgres_in_the_data_folder() {
+    let data_dir = std::env::temp_dir().join(format!("ivr-gateway-serve-{}", uuid::Uuid::new_v4().simple()));
+    let client = reqwest::Client::new();
+    for run in 0..2 {
+        let port = free_port();
+        let child = Command::new(binary())
+            .arg("serve")
+            .env_remove("DATABASE_URL")
+            .env("IVR_DATA_DIR", &data_dir)
+            .env("IVR_BIND", format!("127.0.0.1:{port}"))
+            .env(
+                "IVR_FIXTURES",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fixtures.toml"),
+            )
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut served = Served(child);
+        let base = format!("http://127.0.0.1:{port}");
+        wait_ready(&client, &base, &mut served.0).await;
+        assert_eq!(
+            example_request(&client, &base).await,
+            (200, DIAL_ACME_SF.to_owned()),
+            "run {run}"
+        );
+        assert!(served.terminate().success());
+        let pidfile = data_dir.join("pgdata/postmaster.pid");
+        assert!(
+            !pidfile.exists(),
+            "the embedded server must stop with serve (run {run})"
+        );
+    }
+    // The journal survived the restart: the data folder is kept between runs.
+    let password = std::fs::read_to_string(data_dir.join("password")).unwrap();
+    assert_eq!(password.len(), 32);
+    std::fs::remove_dir_all(&data_dir).unwrap();
+}
+
+#[tokio::test]
+async fn seed_refuses_a_bad_file_naming_the_line_and_applies_nothing() {
+    let database = fresh_database().await;
+    let file = std::env::temp_dir().join(format!("bad-fixtures-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, "[[organizations]]\nname = \"A\"\napi_keys = [\"k\"]\n[[organizations.stores]]\nname = \"S\"\nphones = [\"+1 415 123 4567\"]\n").unwrap();
+    let output = Command::new(binary())
+        .arg("seed")
+        .arg(&file)
+        .env("DATABASE_URL", database_url(&database))
+        .output()
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "ivr-gateway: {}: line 6: '+1 415 123 4567': Not an E.164 phone number: expected '+', a digit 1-9, then 1 to 14 more digits",
+        file.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    let pool = ivr_gateway::db::connect_with(database, 1, Duration::from_secs(5));
+    let organizations: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(organizations, 0);
+}
+
+#[tokio::test]
+async fn seed_loads_the_example_file_and_migrate_is_idempotent() {
+    let database = fresh_database().await;
+    let url = database_url(&database);
+    for _ in 0..2 {
+        let status = Command::new(binary())
+            .arg("migrate")
+            .env("DATABASE_URL", &url)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let status = Command::new(binary())
+        .args(["seed", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fixtures.toml")])
+        .env("DATABASE_URL", &url)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pool = ivr_gateway::db::connect_with(database, 1, Duration::from_secs(5));
+    let stores: Vec<String> = sqlx::query_scalar("SELECT name FROM stores ORDER BY name")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stores, ["Acme Oakland", "Acme San Francisco", "Globex Opéra"]);
+}
+
+#[test]
+fn a_bad_setting_is_refused_with_a_clear_message() {
+    let output = Command::new(binary())
+        .args(["serve", "--welcome-cooldown", "soon"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("'soon' is not a duration such as 24h, 30m, 90s or 0"),
+        "{stderr}"
+    );
+
+    let output = Command::new(binary())
+        .args(["serve", "--phone-validation", "strict"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[possible values: format, possible, valid]"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,432 @@
+//! Starting the real application against a fresh database, per test.
+//!
+//! The PostgreSQL server is `DATABASE_URL`'s when set; otherwise one throwaway
+//! cluster per test process, started by the same launcher `serve` uses.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ivr_gateway::db;
+use ivr_gateway::domain::PhoneValidation;
+use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::fixtures::Fixtures;
+use ivr_gateway::hook::HookRules;
+use ivr_gateway::startup::{AppState, Application};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{Mutex, OnceCell};
+use tokio::task::AbortHandle;
+
+pub const EXAMPLE_FIXTURES: &str = include_str!("../../examples/fixtures.toml");
+/// The public page's example key, and the numbers of `examples/fixtures.toml`.
+pub const ACME_KEY: &str = "a73d5034210f702515128ac61193cd21";
+pub const GLOBEX_KEY: &str = "globex-test-key-0001";
+pub const CALLER: &str = "+14151234560";
+pub const ACME_SF: &str = "+14151234567";
+pub const ACME_OAKLAND: &str = "+15105550123";
+pub const GLOBEX_OPERA: &str = "+33142685300";
+pub const OPTED_OUT_CALLER: &str = "+14155550199";
+
+pub const DIAL_ACME_SF: &str = "<Response><Dial>+14155550100</Dial></Response>";
+pub const NO_FORWARDING: &str = "<Response><Say language=\"en\">Sorry, this store did not define voice call forwarding</Say><Say language=\"fr\">Désolé, ce magasin n'a pas défini de numéro vocal</Say></Response>";
+pub const NOT_LINKED: &str = "<Response><Say language=\"en\">Sorry, this number is not linked to any store</Say><Say language=\"fr\">Désolé, ce numéro n'est lié à aucun magasin</Say></Response>";
+
+/// The PostgreSQL server tests create their databases on.
+struct TestServer {
+    options: PgConnectOptions,
+    /// The server's URL around the database name: `postgres://…/`, `?…`.
+    url_parts: (String, String),
+    /// Kept alive for the whole process; the kernel stops it when we exit.
+    _cluster: Option<EmbeddedPostgres>,
+}
+
+static SERVER: OnceCell<TestServer> = OnceCell::const_new();
+
+async fn server() -> &'static TestServer {
+    SERVER
+        .get_or_init(|| async {
+            match std::env::var("DATABASE_URL") {
+                Ok(url) => {
+                    let options = PgConnectOptions::from_str(&url).expect("DATABASE_URL is a PostgreSQL URL");
+                    drop_stale_databases(&options).await;
+                    TestServer {
+                        options,
+                        url_parts: split_url(&url),
+                        _cluster: None,
+                    }
+                }
+                Err(_) => {
+                    let data_root = throwaway_cluster_root();
+                    let cluster = EmbeddedPostgres::start(&ClusterOptions {
+                        data_root,
+                        durable: false,
+                    })
+                    .await
+                    .expect("a throwaway PostgreSQL cluster (install PostgreSQL or set DATABASE_URL)");
+                    let url = cluster.database_url("postgres");
+                    let options = PgConnectOptions::from_str(&url).unwrap();
+                    TestServer {
+                        options,
+                        url_parts: split_url(&url),
+                        _cluster: Some(cluster),
+                    }
+                }
+            }
+        })
+        .await
+}
+
+/// `postgres://u:p@h:1/db?x` into `postgres://u:p@h:1/` and `?x`.
+fn split_url(url: &str) -> (String, String) {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let path_start = url[authority_start..]
+        .find('/')
+        .map_or(url.len(), |i| authority_start + i);
+    let query_start = url[path_start..].find('?').map_or(url.len(), |i| path_start + i);
+    (format!("{}/", &url[..path_start]), url[query_start..].to_owned())
+}
+
+/// `<tmp>/ivr-gateway-tests/<pid>`, after removing the folders of test
+/// processes that are gone.
+fn throwaway_cluster_root() -> PathBuf {
+    let parent = std::env::temp_dir().join("ivr-gateway-tests");
+    std::fs::create_dir_all(&parent).unwrap();
+    for entry in std::fs::read_dir(&parent).unwrap().flatten() {
+        let pid: Option<i32> = entry.file_name().to_str().and_then(|name| name.parse().ok());
+        // SAFETY: signal 0 only checks whether the process exists.
+        if pid.is_some_and(|pid| unsafe { libc::kill(pid, 0) } != 0) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    parent.join(std::process::id().to_string())
+}
+
+/// Test databases are named `ivr_test_<unix seconds>_<random>`; those over an
+/// hour old on a shared server are left-overs of earlier runs.
+async fn drop_stale_databases(options: &PgConnectOptions) {
+    let Ok(mut conn) = PgConnection::connect_with(&options.clone().database("postgres")).await else {
+        return;
+    };
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'ivr_test_%'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+    let hour_ago = unix_seconds() - 3600;
+    for name in names {
+        let created: Option<u64> = name.split('_').nth(2).and_then(|s| s.parse().ok());
+        if created.is_some_and(|created| created < hour_ago) {
+            let statement = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await;
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// A fresh, migrated database; returns its connect options.
+pub async fn fresh_database() -> PgConnectOptions {
+    let server = server().await;
+    let name = format!("ivr_test_{}_{}", unix_seconds(), uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect_with(&server.options.clone().database("postgres"))
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let options = server.options.clone().database(&name);
+    let pool = db::connect_with(options.clone(), 2, Duration::from_secs(10));
+    db::MIGRATOR.run(&pool).await.unwrap();
+    pool.close().await;
+    options
+}
+
+/// The URL of database `options` (for subcommands run as processes).
+pub fn database_url(options: &PgConnectOptions) -> String {
+    let server = SERVER.get().expect("a test database was created first");
+    let (prefix, suffix) = &server.url_parts;
+    format!(
+        "{prefix}{}{suffix}",
+        options.get_database().expect("test options name a database")
+    )
+}
+
+pub struct TestSettings {
+    pub rules: HookRules,
+    pub db_timeout: Duration,
+    pub fixtures: Option<&'static str>,
+    /// Route the application's connections through a proxy the test can cut.
+    pub through_proxy: bool,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        Self {
+            rules: HookRules {
+                phone_validation: PhoneValidation::Possible,
+                welcome_cooldown: Duration::from_secs(86_400),
+            },
+            db_timeout: Duration::from_secs(5),
+            fixtures: Some(EXAMPLE_FIXTURES),
+            through_proxy: false,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    /// A direct pool to the test's database, for assertions.
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    pub proxy: Option<DatabaseProxy>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestSettings::default()).await
+}
+
+pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
+    // Logs only on request: RUST_LOG=info cargo test … shows the access log.
+    if std::env::var_os("RUST_LOG").is_some() {
+        ivr_gateway::telemetry::init();
+    }
+    let database = fresh_database().await;
+    let pool = db::connect_with(database.clone(), 4, Duration::from_secs(10));
+    if let Some(fixtures) = settings.fixtures {
+        let fixtures = Fixtures::from_toml(fixtures, settings.rules.phone_validation).expect("valid test fixtures");
+        db::fixtures::apply(&mut pool.acquire().await.unwrap(), &fixtures)
+            .await
+            .unwrap();
+    }
+    let (app_options, proxy) = if settings.through_proxy {
+        let proxy = DatabaseProxy::start(database.get_host(), database.get_port()).await;
+        (database.clone().host("127.0.0.1").port(proxy.port), Some(proxy))
+    } else {
+        (database.clone(), None)
+    };
+    let state = AppState {
+        pool: db::connect_with(app_options, 8, settings.db_timeout),
+        rules: settings.rules,
+        db_timeout: settings.db_timeout,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build(state, listener).unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        pool,
+        client: reqwest::Client::new(),
+        proxy,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        Self {
+            status,
+            content_type,
+            headers,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    /// Asserts a TwiML answer with exactly these bytes.
+    #[track_caller]
+    pub fn assert_twiml(&self, body: &str) {
+        assert_eq!(
+            (self.status, self.content_type.as_str(), self.body.as_str()),
+            (200, "text/xml; charset=utf-8", body)
+        );
+    }
+
+    /// Asserts a JSON error with exactly this status and body.
+    #[track_caller]
+    pub fn assert_json(&self, status: u16, body: &str) {
+        assert_eq!(
+            (self.status, self.content_type.as_str(), self.body.as_str()),
+            (status, "application/json", body)
+        );
+    }
+}
+
+impl TestApp {
+    /// `GET /v1/ivr?<query>`, the query sent exactly as written.
+    pub async fn get(&self, query: &str) -> Answer {
+        Answer::read(
+            self.client
+                .get(format!("{}/v1/ivr?{query}", self.address))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// `GET` of the example request shape with these values (percent-encoded here).
+    pub async fn call(&self, key: &str, from: &str, to: &str) -> Answer {
+        self.get(&format!("key={}&from={}&to={}", encode(key), encode(from), encode(to)))
+            .await
+    }
+
+    pub async fn post(&self, query: &str, content_type: Option<&str>, body: impl Into<reqwest::Body>) -> Answer {
+        let mut request = self.client.post(format!("{}/v1/ivr?{query}", self.address)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        Answer::read(request.send().await.unwrap()).await
+    }
+
+    pub async fn request(&self, method: reqwest::Method, path: &str) -> Answer {
+        Answer::read(
+            self.client
+                .request(method, format!("{}{path}", self.address))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn sms_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM sms_outbox")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The newest journal row.
+    pub async fn last_call(&self) -> CallRow {
+        sqlx::query_as("SELECT method, from_number, to_number, context, outcome, http_status, store_id, organization_id, sms_id, sms_skipped FROM calls ORDER BY id DESC LIMIT 1")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn organization_id(&self, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn store_id(&self, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM stores WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct CallRow {
+    pub method: String,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub context: Option<String>,
+    pub outcome: String,
+    pub http_status: i16,
+    pub store_id: Option<i64>,
+    pub organization_id: Option<i64>,
+    pub sms_id: Option<uuid::Uuid>,
+    pub sms_skipped: Option<String>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct SmsRow {
+    pub from_number: String,
+    pub to_number: String,
+    pub body: String,
+    pub context: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+}
+
+pub async fn sms(pool: &PgPool, id: uuid::Uuid) -> SmsRow {
+    sqlx::query_as("SELECT from_number, to_number, body, context, status, attempts FROM sms_outbox WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+pub fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A TCP proxy in front of PostgreSQL that a test can cut (every connection
+/// dropped, new ones refused) and restore: the database "going away".
+pub struct DatabaseProxy {
+    pub port: u16,
+    open: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl DatabaseProxy {
+    async fn start(upstream_host: &str, upstream_port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let upstream = format!("{upstream_host}:{upstream_port}");
+        let (accept_open, accept_connections) = (open.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !accept_open.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                accept_connections.lock().await.push(task.abort_handle());
+            }
+        });
+        Self {
+            port,
+            open,
+            connections,
+        }
+    }
+
+    pub async fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().await.drain(..) {
+            connection.abort();
+        }
+    }
+
+    pub fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Path of the built `ivr-gateway` binary.
+pub fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_ivr-gateway"))
+}

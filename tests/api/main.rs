@@ -1,0 +1,13 @@
+//! Integration tests: the real application on port 0, a fresh database each.
+
+mod body_decoding;
+mod cli;
+mod database_outage;
+mod embedded_postgres;
+mod fixtures;
+mod health;
+mod helpers;
+mod ivr_outcomes;
+mod tenancy;
+mod validation;
+mod welcome_sms;
