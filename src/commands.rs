@@ -1,17 +1,21 @@
-//! The subcommands: `serve`, `migrate`, `seed`.
+//! The subcommands: `serve`, `migrate`, `seed`, `worker`, `sms`.
 
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::PgPool;
+use tokio::sync::watch;
 
-use crate::configuration::{DatabaseArgs, SeedArgs, ServeArgs};
+use crate::configuration::{DatabaseArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
 use crate::db;
 use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
+use crate::sms::counters::SmsCounters;
+use crate::sms::queue;
 use crate::startup::{AppState, Application};
 
 /// How long start-up waits for a database that is not reachable yet (a
@@ -26,14 +30,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             seed_file(&database.pool, path, args.rules.phone_validation).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+        let sms_counters = Arc::new(SmsCounters::default());
+        let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
         let state = AppState {
             pool: database.pool.clone(),
             rules: args.rules.into(),
             db_timeout: args.database.db_timeout,
+            sms_counters,
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
-        app.run_until_stopped().await.context("server failed")
+        let (stop_worker, worker_shutdown) = watch::channel(false);
+        let worker = args.sms_worker.then(|| tokio::spawn(worker.run(worker_shutdown)));
+        // actix-web handles SIGTERM/SIGINT: once requests have drained, the
+        // worker stops claiming and finishes what it has in flight.
+        let served = app.run_until_stopped().await.context("server failed");
+        let _ = stop_worker.send(true);
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
+        served
     }
     .await;
     // The database goes last, once requests have drained.
@@ -57,6 +73,54 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     .await;
     database.close().await;
     outcome
+}
+
+/// `ivr-gateway worker`: delivery alone, until SIGTERM or SIGINT.
+pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let database = Database::open(&args.database).await?;
+    let outcome = async {
+        database.migrate().await?;
+        let worker = args
+            .sms
+            .worker(database.pool.clone(), Arc::new(SmsCounters::default()))?;
+        let (stop, shutdown) = watch::channel(false);
+        let running = tokio::spawn(worker.run(shutdown));
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        running.await.context("the worker panicked")
+    }
+    .await;
+    database.close().await;
+    outcome
+}
+
+/// `ivr-gateway sms …`: operator commands on the outbox.
+pub async fn sms(command: SmsCommand) -> anyhow::Result<()> {
+    match command {
+        SmsCommand::Retry { id, database } => {
+            let database = Database::open(&database).await?;
+            let outcome = async {
+                database.migrate().await?;
+                queue::requeue_failed(&database.pool, id)
+                    .await?
+                    .map_err(anyhow::Error::from)?;
+                println!("SMS {id} re-queued");
+                Ok(())
+            }
+            .await;
+            database.close().await;
+            outcome
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
 }
 
 /// Loads a fixtures file whole, or refuses it whole naming the line.

@@ -5,10 +5,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use sqlx::PgPool;
 
 use crate::domain::PhoneValidation;
 use crate::hook::HookRules;
+use crate::sms::counters::SmsCounters;
+use crate::sms::retry::RetryPolicy;
+use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
+use crate::sms::worker::{Worker, WorkerSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -29,6 +37,22 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Load a fixtures file (organizations, keys, stores, opt-outs) and exit.
     Seed(SeedArgs),
+    /// Deliver queued SMS without serving HTTP (scale delivery on its own).
+    Worker(WorkerArgs),
+    /// Operate on the SMS outbox.
+    #[command(subcommand)]
+    Sms(SmsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SmsCommand {
+    /// Re-queue a failed SMS for immediate delivery with a fresh attempt budget.
+    Retry {
+        /// The SMS id (also its idempotency key).
+        id: uuid::Uuid,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Where the database is. With no URL, a private PostgreSQL cluster is run
@@ -62,6 +86,129 @@ pub struct ServeArgs {
     pub fixtures: Option<PathBuf>,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// Run the SMS delivery worker inside `serve` (`false`: deliver with
+    /// separate `ivr-gateway worker` processes, or not at all).
+    #[arg(long, env = "IVR_SMS_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sms_worker: bool,
+    #[command(flatten)]
+    pub sms: SmsArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub sms: SmsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportKind {
+    /// Record as delivered, keep for inspection (magic numbers provoke failures).
+    Capture,
+    /// POST signed JSON to IVR_SMS_WEBHOOK_URL.
+    Webhook,
+    /// Twilio's Messages API.
+    Twilio,
+}
+
+/// SMS delivery: transport, retries, and the worker's pace.
+#[derive(Debug, Clone, Args)]
+pub struct SmsArgs {
+    #[arg(long, env = "IVR_SMS_TRANSPORT", value_enum, default_value_t = TransportKind::Capture)]
+    pub sms_transport: TransportKind,
+    /// `webhook`: where each SMS is POSTed.
+    #[arg(long, env = "IVR_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// `webhook`: HMAC-SHA256 signing secret (raw, or `whsec_<base64>`).
+    #[arg(long, env = "IVR_SMS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub sms_webhook_secret: Option<String>,
+    /// `twilio`: the account SID.
+    #[arg(long, env = "IVR_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    /// `twilio`: the auth token.
+    #[arg(long, env = "IVR_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// `twilio`: API base URL (a sandbox or a local double in staging).
+    #[arg(long, env = "IVR_TWILIO_BASE_URL", default_value = "https://api.twilio.com")]
+    pub twilio_base_url: String,
+    /// Time limit of one HTTP delivery.
+    #[arg(long, env = "IVR_SMS_HTTP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub sms_http_timeout: Duration,
+    /// Attempts in all before an SMS is `failed`.
+    #[arg(long, env = "IVR_SMS_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub sms_max_attempts: u32,
+    /// Delay before the second attempt; doubles each time, with jitter.
+    #[arg(long, env = "IVR_SMS_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
+    pub sms_retry_base: Duration,
+    /// Longest delay between two attempts (a server's Retry-After may ask more, up to 1h).
+    #[arg(long, env = "IVR_SMS_RETRY_CAP", default_value = "10m", value_parser = parse_duration)]
+    pub sms_retry_cap: Duration,
+    /// How long a claimed SMS stays exclusive to its worker.
+    #[arg(long, env = "IVR_SMS_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub sms_lease: Duration,
+    /// SMS claimed per batch.
+    #[arg(long, env = "IVR_SMS_BATCH", default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub sms_batch: i64,
+    /// Deliveries in flight at once, per worker.
+    #[arg(long, env = "IVR_SMS_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub sms_concurrency: u32,
+    /// How often an idle worker looks for due SMS when no notification comes.
+    #[arg(long, env = "IVR_SMS_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub sms_poll_interval: Duration,
+    /// How long deliveries in flight may finish after SIGTERM.
+    #[arg(long, env = "IVR_SMS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub sms_shutdown_grace: Duration,
+}
+
+impl SmsArgs {
+    /// The worker these settings describe, refusing inconsistent ones.
+    pub fn worker(&self, pool: PgPool, counters: Arc<SmsCounters>) -> anyhow::Result<Worker> {
+        anyhow::ensure!(
+            self.sms_lease > self.sms_http_timeout,
+            "IVR_SMS_LEASE ({:?}) must be longer than IVR_SMS_HTTP_TIMEOUT ({:?}), or a slow delivery would be sent twice",
+            self.sms_lease,
+            self.sms_http_timeout
+        );
+        let policy = RetryPolicy {
+            base: self.sms_retry_base,
+            cap: self.sms_retry_cap,
+            max_attempts: self.sms_max_attempts,
+        };
+        let settings = WorkerSettings {
+            batch_size: self.sms_batch,
+            concurrency: self.sms_concurrency as usize,
+            lease: self.sms_lease,
+            poll_interval: self.sms_poll_interval,
+            shutdown_grace: self.sms_shutdown_grace,
+        };
+        Ok(Worker::new(pool, self.transport()?, policy, settings, counters))
+    }
+
+    fn transport(&self) -> anyhow::Result<Transport> {
+        let client = || transport::http_client(self.sms_http_timeout);
+        Ok(match self.sms_transport {
+            TransportKind::Capture => Transport::Capture,
+            TransportKind::Webhook => {
+                let (Some(url), Some(secret)) = (&self.sms_webhook_url, &self.sms_webhook_secret) else {
+                    anyhow::bail!("IVR_SMS_TRANSPORT=webhook needs IVR_SMS_WEBHOOK_URL and IVR_SMS_WEBHOOK_SECRET");
+                };
+                let url: reqwest::Url = url.parse().context("IVR_SMS_WEBHOOK_URL is not a URL")?;
+                Transport::Webhook(WebhookTransport::new(client(), url.to_string(), secret)?)
+            }
+            TransportKind::Twilio => {
+                let (Some(sid), Some(token)) = (&self.twilio_account_sid, &self.twilio_auth_token) else {
+                    anyhow::bail!("IVR_SMS_TRANSPORT=twilio needs IVR_TWILIO_ACCOUNT_SID and IVR_TWILIO_AUTH_TOKEN");
+                };
+                Transport::Twilio(TwilioTransport::new(
+                    client(),
+                    &self.twilio_base_url,
+                    sid.clone(),
+                    token.clone(),
+                ))
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]

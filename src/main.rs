@@ -12,6 +12,8 @@ async fn main() -> ExitCode {
         Command::Serve(args) => commands::serve(args).await,
         Command::Migrate(args) => commands::migrate(args).await,
         Command::Seed(args) => commands::seed(args).await,
+        Command::Worker(args) => commands::worker(args).await,
+        Command::Sms(command) => commands::sms(command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

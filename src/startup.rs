@@ -1,6 +1,7 @@
 //! Builds the HTTP application around one shared state.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -10,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::hook::HookRules;
 use crate::routes;
+use crate::sms::counters::SmsCounters;
 
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
@@ -17,6 +19,8 @@ pub struct AppState {
     pub rules: HookRules,
     /// Bound on a request's database work; past it the answer is a 503.
     pub db_timeout: Duration,
+    /// The delivery worker's counters, for the metrics endpoint.
+    pub sms_counters: Arc<SmsCounters>,
 }
 
 /// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)

@@ -214,6 +214,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         pool: db::connect_with(app_options, 8, settings.db_timeout),
         rules: settings.rules,
         db_timeout: settings.db_timeout,
+        sms_counters: Default::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build(state, listener).unwrap();
