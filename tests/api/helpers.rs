@@ -183,6 +183,7 @@ pub struct TestApp {
     pub address: String,
     /// A direct pool to the test's database, for assertions.
     pub pool: PgPool,
+    pub database: PgConnectOptions,
     pub client: reqwest::Client,
     pub proxy: Option<DatabaseProxy>,
 }
@@ -197,7 +198,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         ivr_gateway::telemetry::init();
     }
     let database = fresh_database().await;
-    let pool = db::connect_with(database.clone(), 4, Duration::from_secs(10));
+    let pool = db::connect_with(database.clone(), 16, Duration::from_secs(10));
     if let Some(fixtures) = settings.fixtures {
         let fixtures = Fixtures::from_toml(fixtures, settings.rules.phone_validation).expect("valid test fixtures");
         db::fixtures::apply(&mut pool.acquire().await.unwrap(), &fixtures)
@@ -223,6 +224,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
     TestApp {
         address,
         pool,
+        database,
         client: reqwest::Client::new(),
         proxy,
     }
