@@ -9,11 +9,14 @@ use anyhow::Context;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::configuration::{DatabaseArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
+use crate::configuration::{CallArgs, DatabaseArgs, KeysCommand, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
 use crate::db;
+use crate::domain::ApiKey;
 use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
+use crate::ivr_client::{self, CallRequest};
+use crate::routes::admin::AdminToken;
 use crate::sms::counters::SmsCounters;
 use crate::sms::queue;
 use crate::startup::{AppState, Application};
@@ -23,6 +26,7 @@ use crate::startup::{AppState, Application};
 const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    args.check_admin_exposure()?;
     let database = Database::open(&args.database).await?;
     let outcome = async {
         database.migrate().await?;
@@ -37,6 +41,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             rules: args.rules.into(),
             db_timeout: args.database.db_timeout,
             sms_counters,
+            admin_token: AdminToken::new(args.admin_token.as_deref().filter(|t| !t.is_empty())),
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
@@ -105,6 +110,45 @@ pub async fn sms(command: SmsCommand) -> anyhow::Result<()> {
                     .await?
                     .map_err(anyhow::Error::from)?;
                 println!("SMS {id} re-queued");
+                Ok(())
+            }
+            .await;
+            database.close().await;
+            outcome
+        }
+    }
+}
+
+/// `ivr-gateway call`: prints the status and transcript; 4xx/5xx fail.
+pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
+    let request = CallRequest {
+        url: args.url,
+        method: args.method,
+        key: args.key,
+        from: args.from,
+        to: args.to,
+        context: args.context,
+    };
+    let answer = ivr_client::call(&request).await?;
+    print!("{}", answer.render());
+    Ok(!answer.is_error())
+}
+
+/// `ivr-gateway keys …`.
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { org, database } => {
+            let database = Database::open(&database).await?;
+            let outcome = async {
+                database.migrate().await?;
+                // 128 random bits as 32 hex digits, the shape of Instaply's keys.
+                let key = ApiKey::parse(&uuid::Uuid::new_v4().simple().to_string()).expect("32 hex digits is a key");
+                let mut conn = database.pool.acquire().await?;
+                if !db::directory::add_api_key(&mut conn, &org, &key.hash()).await? {
+                    anyhow::bail!("no organization named '{org}'");
+                }
+                println!("{}", key.expose());
+                eprintln!("API key for '{org}': shown once, only its SHA-256 digest is stored");
                 Ok(())
             }
             .await;

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 
 use crate::domain::PhoneValidation;
 use crate::hook::HookRules;
+use crate::ivr_client::CallMethod;
 use crate::sms::counters::SmsCounters;
 use crate::sms::retry::RetryPolicy;
 use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
@@ -42,6 +43,42 @@ pub enum Command {
     /// Operate on the SMS outbox.
     #[command(subcommand)]
     Sms(SmsCommand),
+    /// Call a hook as an IVR platform would and print what the caller hears.
+    Call(CallArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// The hook's URL (this gateway's or another's).
+    #[arg(long, default_value = "http://127.0.0.1:8080/v1/ivr")]
+    pub url: String,
+    #[arg(long)]
+    pub key: String,
+    /// The caller's number.
+    #[arg(long)]
+    pub from: String,
+    /// The business number called.
+    #[arg(long)]
+    pub to: String,
+    #[arg(long, value_enum, default_value_t = CallMethod::Get)]
+    pub method: CallMethod,
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for an organization and print it, once.
+    Create {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +121,9 @@ pub struct ServeArgs {
     /// Fixtures file loaded at start-up (idempotent).
     #[arg(long, env = "IVR_FIXTURES")]
     pub fixtures: Option<PathBuf>,
+    /// Bearer token for `/admin`. Required for any bind other than loopback.
+    #[arg(long, env = "IVR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
     /// Run the SMS delivery worker inside `serve` (`false`: deliver with
@@ -230,6 +270,22 @@ pub struct RulesArgs {
     /// (`24h`, `30m`, `90s`; `0` turns the cool-down off).
     #[arg(long, env = "IVR_WELCOME_COOLDOWN", default_value = "24h", value_parser = parse_duration)]
     pub welcome_cooldown: Duration,
+}
+
+impl ServeArgs {
+    /// Refuses an admin API that anyone on the network could use: it reads
+    /// the journal and can empty it.
+    pub fn check_admin_exposure(&self) -> anyhow::Result<()> {
+        let token_missing = self.admin_token.as_deref().is_none_or(str::is_empty);
+        if token_missing && !self.bind.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to serve the admin API on {} without a token: set IVR_ADMIN_TOKEN \
+                 (clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1",
+                self.bind
+            );
+        }
+        Ok(())
+    }
 }
 
 impl From<RulesArgs> for HookRules {

@@ -2,7 +2,7 @@
 //!
 //! A tour, from the outside in:
 
-/// The `serve`, `migrate` and `seed` subcommands.
+/// The subcommands.
 pub mod commands;
 /// Command line and environment settings.
 pub mod configuration;
@@ -16,6 +16,8 @@ pub mod embedded_postgres;
 pub mod fixtures;
 /// The hook's logic, independent of HTTP.
 pub mod hook;
+/// Calling a hook as an IVR platform would, and transcribing the answer.
+pub mod ivr_client;
 /// HTTP routes, one module per resource.
 pub mod routes;
 /// Welcome SMS text and the outbox.

@@ -14,6 +14,12 @@ async fn main() -> ExitCode {
         Command::Seed(args) => commands::seed(args).await,
         Command::Worker(args) => commands::worker(args).await,
         Command::Sms(command) => commands::sms(command).await,
+        Command::Keys(command) => commands::keys(command).await,
+        Command::Call(args) => match commands::call(args).await {
+            Ok(true) => return ExitCode::SUCCESS,
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::hook::HookRules;
 use crate::routes;
+use crate::routes::admin::AdminToken;
 use crate::sms::counters::SmsCounters;
 
 /// Everything a handler may need; one instance, shared by every worker.
@@ -21,6 +22,8 @@ pub struct AppState {
     pub db_timeout: Duration,
     /// The delivery worker's counters, for the metrics endpoint.
     pub sms_counters: Arc<SmsCounters>,
+    /// Guards `/admin`; empty means open (loopback binds only).
+    pub admin_token: AdminToken,
 }
 
 /// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)
@@ -39,6 +42,7 @@ impl Application {
                 .app_data(state.clone())
                 .wrap(from_fn(crate::telemetry::access_log))
                 .configure(routes::ivr::configure)
+                .configure(routes::admin::configure)
                 .configure(routes::health::configure)
                 .default_service(web::to(routes::not_found))
         })

@@ -14,6 +14,19 @@ pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sql
     .await
 }
 
+/// Adds a key (by digest) to the organization named `organization`; false
+/// when there is no such organization.
+pub async fn add_api_key(conn: &mut PgConnection, organization: &str, key: &KeyHash) -> sqlx::Result<bool> {
+    let added = sqlx::query!(
+        "INSERT INTO api_keys (organization_id, key_hash) SELECT id, $2 FROM organizations WHERE name = $1",
+        organization,
+        key.as_ref(),
+    )
+    .execute(conn)
+    .await?;
+    Ok(added.rows_affected() == 1)
+}
+
 /// What the hook needs to know about the store behind a business number.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreRoute {

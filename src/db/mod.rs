@@ -4,6 +4,7 @@
 pub mod calls;
 pub mod directory;
 pub mod fixtures;
+pub mod inspection;
 mod pool;
 
 pub use pool::{MIGRATOR, connect, connect_with, is_ready};

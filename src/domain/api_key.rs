@@ -31,6 +31,11 @@ impl ApiKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The key itself, for the one moment it is shown to whoever created it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// The digest stored in place of the key. Keys are random tokens, not
     /// passwords, so a fast unsalted hash is enough and keeps lookup an index hit.
     pub fn hash(&self) -> KeyHash {

@@ -1,5 +1,6 @@
 //! HTTP only: each module maps one resource to the application and back.
 
+pub mod admin;
 pub mod health;
 pub mod ivr;
 

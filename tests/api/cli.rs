@@ -204,3 +204,138 @@ fn a_bad_setting_is_refused_with_a_clear_message() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn call_prints_what_the_caller_hears_for_each_outcome() {
+    let app = spawn_app().await;
+    let url = format!("{}/v1/ivr", app.address);
+    let cases = [
+        ("get", ACME_KEY, ACME_SF, true, "HTTP 200 OK\nDial +14155550100\n"),
+        (
+            "post",
+            ACME_KEY,
+            ACME_OAKLAND,
+            true,
+            "HTTP 200 OK\nSay (en): Sorry, this store did not define voice call forwarding\nSay (fr): Désolé, ce magasin n'a pas défini de numéro vocal\n",
+        ),
+        (
+            "form",
+            ACME_KEY,
+            GLOBEX_OPERA,
+            true,
+            "HTTP 200 OK\nSay (en): Sorry, this number is not linked to any store\nSay (fr): Désolé, ce numéro n'est lié à aucun magasin\n",
+        ),
+        (
+            "get",
+            "nope",
+            ACME_SF,
+            false,
+            "HTTP 403 Forbidden\nkey: Invalid API Key\n",
+        ),
+        (
+            "form",
+            ACME_KEY,
+            "4151234567",
+            false,
+            "HTTP 400 Bad Request\nto: Not an E.164 phone number: expected '+', a digit 1-9, then 1 to 14 more digits\n",
+        ),
+    ];
+    for (method, key, to, success, transcript) in cases {
+        // Async: the gateway answering runs on this test's own runtime.
+        let output = tokio::process::Command::new(binary())
+            .args([
+                "call",
+                "--url",
+                &url,
+                "--key",
+                key,
+                "--from",
+                CALLER,
+                "--to",
+                to,
+                "--method",
+                method,
+                "--context",
+                "OPT_IN",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), transcript, "{method} {to}");
+        assert_eq!(output.status.success(), success, "{method} {to}");
+    }
+    let methods: Vec<String> =
+        sqlx::query_scalar("SELECT method || ' ' || coalesce(context, '-') FROM calls ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        methods,
+        ["GET OPT_IN", "POST OPT_IN", "POST OPT_IN", "GET OPT_IN", "POST OPT_IN"]
+    );
+}
+
+#[tokio::test]
+async fn call_fails_clearly_when_nothing_answers() {
+    let output = Command::new(binary())
+        .args([
+            "call",
+            "--url",
+            &format!("http://127.0.0.1:{}/v1/ivr", free_port()),
+            "--key",
+            "k",
+            "--from",
+            CALLER,
+            "--to",
+            ACME_SF,
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("ivr-gateway: cannot reach http://127.0.0.1:"));
+}
+
+#[tokio::test]
+async fn keys_create_prints_a_working_key_once_and_stores_only_its_digest() {
+    let app = spawn_app().await;
+    let url = database_url(&app.database);
+    let output = Command::new(binary())
+        .args(["keys", "create", "--org", "Acme Retail"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.len(), 32);
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+    app.call(&key, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM api_keys t")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(!dump.contains(&key));
+
+    let output = Command::new(binary())
+        .args(["keys", "create", "--org", "Nobody"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no organization named 'Nobody'"));
+}
+
+#[test]
+fn serve_refuses_a_public_bind_without_an_admin_token() {
+    let output = Command::new(binary())
+        .args(["serve", "--bind", "0.0.0.0:0"])
+        .env_remove("IVR_ADMIN_TOKEN")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refusing to serve the admin API on 0.0.0.0:0 without a token: set IVR_ADMIN_TOKEN"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,7 @@ use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::HookRules;
+use ivr_gateway::routes::admin::AdminToken;
 use ivr_gateway::startup::{AppState, Application};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -163,6 +164,7 @@ pub struct TestSettings {
     pub fixtures: Option<&'static str>,
     /// Route the application's connections through a proxy the test can cut.
     pub through_proxy: bool,
+    pub admin_token: Option<&'static str>,
 }
 
 impl Default for TestSettings {
@@ -175,6 +177,7 @@ impl Default for TestSettings {
             db_timeout: Duration::from_secs(5),
             fixtures: Some(EXAMPLE_FIXTURES),
             through_proxy: false,
+            admin_token: None,
         }
     }
 }
@@ -216,6 +219,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         rules: settings.rules,
         db_timeout: settings.db_timeout,
         sms_counters: Default::default(),
+        admin_token: AdminToken::new(settings.admin_token),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build(state, listener).unwrap();

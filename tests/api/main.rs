@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0, a fresh database each.
 
+mod admin;
 mod body_decoding;
 mod cli;
 mod database_outage;

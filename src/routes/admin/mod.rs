@@ -1,0 +1,58 @@
+//! `/admin`: the inspection API a test suite drives the double with
+//! (CONTRACT section 7), behind a bearer token.
+
+mod auth;
+mod inspection;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, ResponseError, web};
+
+pub use auth::AdminToken;
+
+use crate::domain::FieldErrors;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .wrap(from_fn(auth::require_token))
+            .route("/calls", web::get().to(inspection::list_calls))
+            .route("/sms", web::get().to(inspection::list_sms))
+            .route("/reset", web::post().to(inspection::reset)),
+    );
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AdminError {
+    #[error("invalid request")]
+    Invalid(FieldErrors),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<sqlx::Error> for AdminError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Invalid(errors) => HttpResponse::BadRequest()
+                .content_type("application/json")
+                .body(errors.to_json()),
+            Self::Unavailable(cause) => {
+                tracing::warn!(%cause, "admin API answering 503");
+                super::unavailable()
+            }
+        }
+    }
+}
