@@ -1,11 +1,14 @@
 //! The fixtures document (CONTRACT section 6): organizations, their keys and
-//! stores, and opt-outs. A document is parsed and validated whole before any
-//! of it is applied, and every refusal names the line it is about.
+//! stores, and opt-outs, as TOML or JSON. A document is parsed and validated
+//! whole before any of it is applied, and every refusal says where: the line
+//! in TOML, the path (`organizations[0].stores[1].phones[0]`) in JSON.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use crate::domain::{ApiKey, PhoneNumber, PhoneValidation};
@@ -13,10 +16,26 @@ use crate::domain::{ApiKey, PhoneNumber, PhoneValidation};
 /// Longest welcome message accepted: ten concatenated SMS segments.
 const MAX_WELCOME_CHARS: usize = 1600;
 
+/// Where in a document a refusal points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Line(usize),
+    Path(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Line(line) => write!(f, "line {line}"),
+            Self::Path(path) => f.write_str(path),
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}")]
+#[error("{location}: {reason}")]
 pub struct FixtureError {
-    pub line: usize,
+    pub location: Location,
     pub reason: String,
 }
 
@@ -48,7 +67,7 @@ pub struct OptOutFixture {
     pub organization: String,
     pub phone: PhoneNumber,
     /// Kept to report an organization that exists neither here nor in the database.
-    pub line: usize,
+    pub location: Location,
 }
 
 impl Fixtures {
@@ -56,101 +75,151 @@ impl Fixtures {
     /// configured level but never above `possible`: a test double must hold the
     /// fictional numbers (`+1415123…`, `+1555…`) integrators copy from docs.
     pub fn from_toml(source: &str, level: PhoneValidation) -> Result<Self, FixtureError> {
-        let document: Document = toml::from_str(source).map_err(|e| FixtureError {
-            line: e.span().map_or(1, |span| line_of(source, span.start)),
+        let document: Document<Spanned<String>> = toml::from_str(source).map_err(|e| FixtureError {
+            location: Location::Line(e.span().map_or(1, |span| line_of(source, span.start))),
             reason: e.message().to_owned(),
         })?;
-        Validator {
-            source,
-            level: level.min(PhoneValidation::Possible),
-            ..Default::default()
-        }
-        .validate(document)
+        Validator::new(source, level).validate(document)
+    }
+
+    /// Parses and validates the same document as JSON (`POST /admin/fixtures`).
+    pub fn from_json(source: &str, level: PhoneValidation) -> Result<Self, FixtureError> {
+        let document: Document<String> = serde_json::from_str(source).map_err(|e| FixtureError {
+            location: Location::Line(e.line().max(1)),
+            reason: json_reason(&e),
+        })?;
+        Validator::new(source, level).validate(document)
+    }
+}
+
+/// serde_json appends " at line L column C" to its messages; the location says that already.
+fn json_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// A text value of the raw document: spanned in TOML, plain in JSON.
+trait RawText: DeserializeOwned {
+    fn text(&self) -> &str;
+    fn span(&self) -> Option<Range<usize>>;
+}
+
+impl RawText for Spanned<String> {
+    fn text(&self) -> &str {
+        self.get_ref()
+    }
+
+    fn span(&self) -> Option<Range<usize>> {
+        Some(Spanned::span(self))
+    }
+}
+
+impl RawText for String {
+    fn text(&self) -> &str {
+        self
+    }
+
+    fn span(&self) -> Option<Range<usize>> {
+        None
     }
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
+#[serde(deny_unknown_fields, bound = "T: RawText")]
+struct Document<T> {
     #[serde(default)]
-    organizations: Vec<OrganizationEntry>,
+    organizations: Vec<OrganizationEntry<T>>,
     #[serde(default)]
-    opt_outs: Vec<OptOutEntry>,
+    opt_outs: Vec<OptOutEntry<T>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrganizationEntry {
-    name: Spanned<String>,
+#[serde(deny_unknown_fields, bound = "T: RawText")]
+struct OrganizationEntry<T> {
+    name: T,
     #[serde(default)]
-    api_keys: Vec<Spanned<String>>,
-    welcome_message: Option<Spanned<String>>,
+    api_keys: Vec<T>,
+    welcome_message: Option<T>,
     #[serde(default)]
-    stores: Vec<StoreEntry>,
+    stores: Vec<StoreEntry<T>>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoreEntry {
-    name: Spanned<String>,
+#[serde(deny_unknown_fields, bound = "T: RawText")]
+struct StoreEntry<T> {
+    name: T,
     #[serde(default)]
-    phones: Vec<Spanned<String>>,
-    forwarding: Option<Spanned<String>>,
-    welcome_message: Option<Spanned<String>>,
+    phones: Vec<T>,
+    forwarding: Option<T>,
+    welcome_message: Option<T>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OptOutEntry {
-    organization: Spanned<String>,
-    phone: Spanned<String>,
+#[serde(deny_unknown_fields, bound = "T: RawText")]
+struct OptOutEntry<T> {
+    organization: T,
+    phone: T,
 }
 
 /// Checks entries one by one, remembering what it saw to refuse duplicates.
-#[derive(Default)]
 struct Validator<'a> {
     source: &'a str,
     level: PhoneValidation,
-    organizations: HashMap<String, usize>,
-    phones: HashMap<String, usize>,
-    keys: HashMap<String, usize>,
+    organizations: HashMap<String, Location>,
+    phones: HashMap<String, Location>,
+    keys: HashMap<String, Location>,
 }
 
-impl Validator<'_> {
-    fn validate(mut self, document: Document) -> Result<Fixtures, FixtureError> {
-        let mut fixtures = Fixtures::default();
-        for entry in document.organizations {
-            fixtures.organizations.push(self.organization(entry)?);
+impl<'a> Validator<'a> {
+    fn new(source: &'a str, level: PhoneValidation) -> Self {
+        Self {
+            source,
+            level: level.min(PhoneValidation::Possible),
+            organizations: HashMap::new(),
+            phones: HashMap::new(),
+            keys: HashMap::new(),
         }
-        for entry in document.opt_outs {
+    }
+
+    fn validate<T: RawText>(mut self, document: Document<T>) -> Result<Fixtures, FixtureError> {
+        let mut fixtures = Fixtures::default();
+        for (index, entry) in document.organizations.into_iter().enumerate() {
+            fixtures
+                .organizations
+                .push(self.organization(entry, &format!("organizations[{index}]"))?);
+        }
+        for (index, entry) in document.opt_outs.into_iter().enumerate() {
+            let path = format!("opt_outs[{index}]");
             fixtures.opt_outs.push(OptOutFixture {
-                organization: self.name(&entry.organization, "organization")?,
-                phone: self.phone(&entry.phone)?,
-                line: self.line(entry.organization.span()),
+                organization: self.name(&entry.organization, &format!("{path}.organization"), "organization")?,
+                phone: self.phone(&entry.phone, &format!("{path}.phone"))?,
+                location: self.locate(&entry.organization, &format!("{path}.organization")),
             });
         }
         Ok(fixtures)
     }
 
-    fn organization(&mut self, entry: OrganizationEntry) -> Result<OrganizationFixture, FixtureError> {
-        let name = self.name(&entry.name, "organization name")?;
-        self.unique(Seen::Organization, &name, entry.name.span())?;
-        let api_keys = entry
-            .api_keys
-            .iter()
-            .map(|key| {
-                let parsed =
-                    ApiKey::parse(key.get_ref()).map_err(|e| self.error(key.span(), format!("api key: {e}")))?;
-                self.unique(Seen::Key, key.get_ref(), key.span())?;
-                Ok(parsed)
-            })
-            .collect::<Result<_, FixtureError>>()?;
-        let welcome_message = self.welcome(entry.welcome_message.as_ref())?;
-        let stores = entry
-            .stores
-            .into_iter()
-            .map(|store| self.store(store))
-            .collect::<Result<_, _>>()?;
+    fn organization<T: RawText>(
+        &mut self,
+        entry: OrganizationEntry<T>,
+        path: &str,
+    ) -> Result<OrganizationFixture, FixtureError> {
+        let name = self.name(&entry.name, &format!("{path}.name"), "organization name")?;
+        self.unique(Seen::Organization, &entry.name, &format!("{path}.name"))?;
+        let mut api_keys = Vec::with_capacity(entry.api_keys.len());
+        for (index, key) in entry.api_keys.iter().enumerate() {
+            let key_path = format!("{path}.api_keys[{index}]");
+            api_keys.push(ApiKey::parse(key.text()).map_err(|e| self.error(key, &key_path, format!("api key: {e}")))?);
+            self.unique(Seen::Key, key, &key_path)?;
+        }
+        let welcome_message = self.welcome(entry.welcome_message.as_ref(), &format!("{path}.welcome_message"))?;
+        let mut stores = Vec::with_capacity(entry.stores.len());
+        for (index, store) in entry.stores.into_iter().enumerate() {
+            stores.push(self.store(store, &format!("{path}.stores[{index}]"))?);
+        }
         Ok(OrganizationFixture {
             name,
             api_keys,
@@ -159,15 +228,20 @@ impl Validator<'_> {
         })
     }
 
-    fn store(&mut self, entry: StoreEntry) -> Result<StoreFixture, FixtureError> {
-        let name = self.name(&entry.name, "store name")?;
+    fn store<T: RawText>(&mut self, entry: StoreEntry<T>, path: &str) -> Result<StoreFixture, FixtureError> {
+        let name = self.name(&entry.name, &format!("{path}.name"), "store name")?;
         let mut phones = Vec::with_capacity(entry.phones.len());
-        for phone in &entry.phones {
-            phones.push(self.phone(phone)?);
-            self.unique(Seen::Phone, phone.get_ref(), phone.span())?;
+        for (index, phone) in entry.phones.iter().enumerate() {
+            let phone_path = format!("{path}.phones[{index}]");
+            phones.push(self.phone(phone, &phone_path)?);
+            self.unique(Seen::Phone, phone, &phone_path)?;
         }
-        let forwarding = entry.forwarding.as_ref().map(|phone| self.phone(phone)).transpose()?;
-        let welcome_message = self.welcome(entry.welcome_message.as_ref())?;
+        let forwarding = entry
+            .forwarding
+            .as_ref()
+            .map(|phone| self.phone(phone, &format!("{path}.forwarding")))
+            .transpose()?;
+        let welcome_message = self.welcome(entry.welcome_message.as_ref(), &format!("{path}.welcome_message"))?;
         Ok(StoreFixture {
             name,
             phones,
@@ -176,54 +250,57 @@ impl Validator<'_> {
         })
     }
 
-    fn name(&self, name: &Spanned<String>, what: &str) -> Result<String, FixtureError> {
-        if name.get_ref().trim().is_empty() {
-            return Err(self.error(name.span(), format!("{what} must not be empty")));
+    fn name<T: RawText>(&self, name: &T, path: &str, what: &str) -> Result<String, FixtureError> {
+        if name.text().trim().is_empty() {
+            return Err(self.error(name, path, format!("{what} must not be empty")));
         }
-        Ok(name.get_ref().clone())
+        Ok(name.text().to_owned())
     }
 
-    fn phone(&self, phone: &Spanned<String>) -> Result<PhoneNumber, FixtureError> {
-        PhoneNumber::parse(phone.get_ref(), self.level)
-            .map_err(|e| self.error(phone.span(), format!("'{}': {e}", phone.get_ref())))
+    fn phone<T: RawText>(&self, phone: &T, path: &str) -> Result<PhoneNumber, FixtureError> {
+        PhoneNumber::parse(phone.text(), self.level)
+            .map_err(|e| self.error(phone, path, format!("'{}': {e}", phone.text())))
     }
 
-    fn welcome(&self, message: Option<&Spanned<String>>) -> Result<Option<String>, FixtureError> {
-        let Some(message) = message else {
-            return Ok(None);
-        };
-        let length = message.get_ref().chars().count();
-        if length == 0 || length > MAX_WELCOME_CHARS || message.get_ref().contains('\0') {
-            return Err(self.error(
-                message.span(),
-                format!("welcome_message must be 1 to {MAX_WELCOME_CHARS} characters, without NUL"),
-            ));
+    fn welcome<T: RawText>(&self, message: Option<&T>, path: &str) -> Result<Option<String>, FixtureError> {
+        let Some(message) = message else { return Ok(None) };
+        let length = message.text().chars().count();
+        if length == 0 || length > MAX_WELCOME_CHARS || message.text().contains('\0') {
+            let reason = format!("welcome_message must be 1 to {MAX_WELCOME_CHARS} characters, without NUL");
+            return Err(self.error(message, path, reason));
         }
-        Ok(Some(message.get_ref().clone()))
+        Ok(Some(message.text().to_owned()))
     }
 
-    fn unique(&mut self, kind: Seen, value: &str, span: Range<usize>) -> Result<(), FixtureError> {
-        let line = self.line(span.clone());
+    fn unique<T: RawText>(&mut self, kind: Seen, value: &T, path: &str) -> Result<(), FixtureError> {
+        let location = self.locate(value, path);
         let seen = match kind {
             Seen::Organization => &mut self.organizations,
             Seen::Phone => &mut self.phones,
             Seen::Key => &mut self.keys,
         };
-        match seen.insert(value.to_owned(), line) {
+        match seen.insert(value.text().to_owned(), location) {
             None => Ok(()),
-            Some(first) => Err(self.error(span, format!("{} already listed at line {first}", kind.describe(value)))),
+            Some(first) => Err(self.error(
+                value,
+                path,
+                format!("{} already listed at {first}", kind.describe(value.text())),
+            )),
         }
     }
 
-    fn error(&self, span: Range<usize>, reason: String) -> FixtureError {
+    fn error<T: RawText>(&self, value: &T, path: &str, reason: String) -> FixtureError {
         FixtureError {
-            line: self.line(span),
+            location: self.locate(value, path),
             reason,
         }
     }
 
-    fn line(&self, span: Range<usize>) -> usize {
-        line_of(self.source, span.start)
+    fn locate<T: RawText>(&self, value: &T, path: &str) -> Location {
+        match value.span() {
+            Some(span) => Location::Line(line_of(self.source, span.start)),
+            None => Location::Path(path.to_owned()),
+        }
     }
 }
 
@@ -273,7 +350,7 @@ mod tests {
     fn an_invalid_number_is_refused_with_its_line() {
         let source = "[[organizations]]\nname = \"A\"\n\n  [[organizations.stores]]\n  name = \"S\"\n  phones = [\"+14151234567\", \"555-0100\"]\n";
         let error = Fixtures::from_toml(source, PhoneValidation::Possible).unwrap_err();
-        assert_eq!(error.line, 6);
+        assert_eq!(error.location, Location::Line(6));
         assert!(
             error.reason.starts_with("'555-0100': Not an E.164 phone number"),
             "{error}"
@@ -287,7 +364,7 @@ mod tests {
             PhoneValidation::Possible,
         )
         .unwrap_err();
-        assert_eq!(error.line, 3);
+        assert_eq!(error.location, Location::Line(3));
         assert!(error.reason.contains("unknown field `welcome`"), "{error}");
     }
 
@@ -298,7 +375,7 @@ mod tests {
         assert_eq!(
             error,
             FixtureError {
-                line: 8,
+                location: Location::Line(8),
                 reason: "'+14151234567' is a business number already listed at line 5".to_owned()
             }
         );
@@ -308,7 +385,41 @@ mod tests {
     fn a_duplicate_key_is_reported_without_its_value() {
         let source = "[[organizations]]\nname = \"A\"\napi_keys = [\"s3cret\"]\n[[organizations]]\nname = \"B\"\napi_keys = [\"s3cret\"]\n";
         let error = Fixtures::from_toml(source, PhoneValidation::Possible).unwrap_err();
-        assert_eq!(error.line, 6);
+        assert_eq!(error.location, Location::Line(6));
         assert!(!error.to_string().contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn json_documents_are_checked_the_same_way_and_point_at_paths() {
+        let json = r#"{"organizations":[{"name":"A","stores":[{"name":"S","phones":["+14151234567","555-0100"]}]}]}"#;
+        let error = Fixtures::from_json(json, PhoneValidation::Possible).unwrap_err();
+        assert_eq!(
+            error.location,
+            Location::Path("organizations[0].stores[0].phones[1]".into())
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("organizations[0].stores[0].phones[1]: '555-0100': Not an E.164"),
+            "{error}"
+        );
+
+        let error = Fixtures::from_json("{\n\"organisations\": []}", PhoneValidation::Possible).unwrap_err();
+        assert_eq!(error.location, Location::Line(2));
+        assert!(error.reason.starts_with("unknown field `organisations`"), "{error}");
+
+        let json = r#"{"organizations":[{"name":"A","api_keys":["k"],"stores":[{"name":"S","phones":["+14151234567"],"forwarding":"+14155550100"}]}],"opt_outs":[{"organization":"A","phone":"+14155550199"}]}"#;
+        let fixtures = Fixtures::from_json(json, PhoneValidation::Possible).unwrap();
+        assert_eq!(
+            fixtures.organizations[0].stores[0]
+                .forwarding
+                .as_ref()
+                .map(|n| n.as_str()),
+            Some("+14155550100")
+        );
+        assert_eq!(
+            fixtures.opt_outs[0].location,
+            Location::Path("opt_outs[0].organization".into())
+        );
     }
 }

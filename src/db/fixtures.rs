@@ -5,7 +5,7 @@ use sqlx::{Acquire, PgConnection};
 use crate::fixtures::{FixtureError, Fixtures, OrganizationFixture};
 
 /// What loading a document touched, for the log line after a seed.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Applied {
     pub organizations: usize,
     pub stores: usize,
@@ -48,7 +48,7 @@ pub async fn apply(conn: &mut PgConnection, fixtures: &Fixtures) -> Result<Appli
         .await?;
         if inserted.is_none() {
             return Err(FixtureError {
-                line: opt_out.line,
+                location: opt_out.location.clone(),
                 reason: format!("opt-out for unknown organization '{}'", opt_out.organization),
             }
             .into());

@@ -1,6 +1,7 @@
 //! HTTP only: each module maps one resource to the application and back.
 
 pub mod admin;
+pub mod body;
 pub mod health;
 pub mod ivr;
 

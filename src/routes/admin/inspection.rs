@@ -135,6 +135,6 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
     if errors.is_empty() {
         Ok(ListQuery { filter, after, wait })
     } else {
-        Err(AdminError::Invalid(errors))
+        Err(AdminError::invalid(errors))
     }
 }

@@ -2,6 +2,7 @@
 //! (CONTRACT section 7), behind a bearer token.
 
 mod auth;
+mod fixtures;
 mod inspection;
 
 use actix_web::http::StatusCode;
@@ -18,16 +19,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(auth::require_token))
             .route("/calls", web::get().to(inspection::list_calls))
             .route("/sms", web::get().to(inspection::list_sms))
-            .route("/reset", web::post().to(inspection::reset)),
+            .route("/reset", web::post().to(inspection::reset))
+            .route("/fixtures", web::post().to(fixtures::load)),
     );
 }
 
+/// Why an admin request got no answer: a client error with its field
+/// sentences, or the database being away (503, cause logged only).
 #[derive(Debug, thiserror::Error)]
 enum AdminError {
-    #[error("invalid request")]
-    Invalid(FieldErrors),
+    #[error("rejected with {0}")]
+    Rejected(StatusCode, FieldErrors),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+}
+
+impl AdminError {
+    fn invalid(errors: FieldErrors) -> Self {
+        Self::Rejected(StatusCode::BAD_REQUEST, errors)
+    }
 }
 
 impl From<sqlx::Error> for AdminError {
@@ -39,14 +49,14 @@ impl From<sqlx::Error> for AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Invalid(_) => StatusCode::BAD_REQUEST,
+            Self::Rejected(status, _) => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Invalid(errors) => HttpResponse::BadRequest()
+            Self::Rejected(status, errors) => HttpResponse::build(*status)
                 .content_type("application/json")
                 .body(errors.to_json()),
             Self::Unavailable(cause) => {

@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, web};
-use futures_util::StreamExt;
 
 use crate::domain::{FieldErrors, RawField, RawIvrRequest};
+use crate::routes::body;
 
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -47,7 +47,12 @@ pub fn from_query(query: &str) -> RawIvrRequest {
 /// Reads a POST body (at most [`MAX_BODY_BYTES`]) and decodes its fields.
 pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<RawIvrRequest, BodyError> {
     let format = body_format(req)?;
-    let body = read_limited(req, payload).await?;
+    let body = body::read_limited(req, payload, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| match e {
+            body::ReadError::TooLarge => BodyError::TooLarge,
+            body::ReadError::Unreadable(cause) => BodyError::Unreadable(cause),
+        })?;
     if body.is_empty() {
         return Ok(RawIvrRequest::default());
     }
@@ -71,28 +76,6 @@ fn body_format(req: &HttpRequest) -> Result<BodyFormat, BodyError> {
         other if other.starts_with("application/") && other.ends_with("+json") => Ok(BodyFormat::Json),
         _ => Err(unsupported()),
     }
-}
-
-/// Refuses an oversized body from its Content-Length at once, and otherwise
-/// stops reading as soon as the limit is passed (never buffers more).
-async fn read_limited(req: &HttpRequest, mut payload: web::Payload) -> Result<Vec<u8>, BodyError> {
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn from_json(body: &[u8]) -> Result<RawIvrRequest, BodyError> {

@@ -1,0 +1,79 @@
+//! `POST /admin/fixtures`: the fixtures document as TOML or JSON, applied
+//! whole or not at all.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::AdminError;
+use crate::db;
+use crate::domain::FieldErrors;
+use crate::fixtures::Fixtures;
+use crate::routes::body::{self, ReadError};
+use crate::startup::AppState;
+
+/// Fixture documents describe whole tenants; 1 MiB is thousands of stores.
+const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+pub async fn load(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let json = is_json(&req)?;
+    let bytes = body::read_limited(&req, payload, MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge => {
+                let message = format!("Request body over {MAX_DOCUMENT_BYTES} bytes");
+                AdminError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, FieldErrors::single("body", message))
+            }
+            ReadError::Unreadable(cause) => invalid("body", format!("Could not read the request body: {cause}")),
+        })?;
+    let source = String::from_utf8(bytes).map_err(|_| invalid("body", "The document is not UTF-8"))?;
+    let level = state.rules.phone_validation;
+    let parsed = if json {
+        Fixtures::from_json(&source, level)
+    } else {
+        Fixtures::from_toml(&source, level)
+    };
+    let fixtures = parsed.map_err(|e| invalid("fixtures", e.to_string()))?;
+    let mut conn = state.pool.acquire().await?;
+    let applied = db::fixtures::apply(&mut conn, &fixtures).await.map_err(|e| match e {
+        db::fixtures::ApplyError::Refused(refusal) => invalid("fixtures", refusal.to_string()),
+        db::fixtures::ApplyError::Database(error) => AdminError::from(error),
+    })?;
+    Ok(HttpResponse::Ok().json(applied))
+}
+
+/// JSON for `application/json` and `…+json`; TOML for `application/toml`,
+/// `text/plain` or no Content-Type; anything else is refused.
+fn is_json(req: &HttpRequest) -> Result<bool, AdminError> {
+    let Some(header) = req.headers().get(CONTENT_TYPE) else {
+        return Ok(false);
+    };
+    let essence = header
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Ok(true),
+        json if json.starts_with("application/") && json.ends_with("+json") => Ok(true),
+        "application/toml" | "text/toml" | "text/x-toml" | "text/plain" => Ok(false),
+        other => {
+            let message = format!("Unsupported Content-Type '{other}': send application/toml or application/json");
+            Err(AdminError::Rejected(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                FieldErrors::single("body", message),
+            ))
+        }
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
+    AdminError::invalid(FieldErrors::single(field, message))
+}
