@@ -16,6 +16,7 @@ use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::ivr_client::{self, CallRequest};
+use crate::retention;
 use crate::routes::admin::AdminToken;
 use crate::sms::counters::SmsCounters;
 use crate::sms::queue;
@@ -45,15 +46,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
-        let (stop_worker, worker_shutdown) = watch::channel(false);
-        let worker = args.sms_worker.then(|| tokio::spawn(worker.run(worker_shutdown)));
+        let (stop_background, background_shutdown) = watch::channel(false);
+        let worker = args
+            .sms_worker
+            .then(|| tokio::spawn(worker.run(background_shutdown.clone())));
+        let pruner = tokio::spawn(retention::run(
+            database.pool.clone(),
+            args.retention,
+            args.rules.welcome_cooldown,
+            background_shutdown,
+        ));
         // actix-web handles SIGTERM/SIGINT: once requests have drained, the
         // worker stops claiming and finishes what it has in flight.
         let served = app.run_until_stopped().await.context("server failed");
-        let _ = stop_worker.send(true);
+        let _ = stop_background.send(true);
         if let Some(worker) = worker {
             let _ = worker.await;
         }
+        let _ = pruner.await;
         served
     }
     .await;

@@ -126,6 +126,10 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// Calls and delivered SMS older than this are deleted in the background
+    /// (`0` keeps everything). Failed and queued SMS are kept.
+    #[arg(long, env = "IVR_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    pub retention: Duration,
     /// Run the SMS delivery worker inside `serve` (`false`: deliver with
     /// separate `ivr-gateway worker` processes, or not at all).
     #[arg(long, env = "IVR_SMS_WORKER", default_value_t = true, action = clap::ArgAction::Set)]

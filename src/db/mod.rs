@@ -6,5 +6,6 @@ pub mod directory;
 pub mod fixtures;
 pub mod inspection;
 mod pool;
+pub mod retention;
 
 pub use pool::{MIGRATOR, connect, connect_with, is_ready};

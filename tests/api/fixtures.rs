@@ -107,31 +107,48 @@ api_keys = ["meta-key"]
 }
 
 async fn post_fixtures(app: &TestApp, content_type: Option<&str>, body: &str) -> Answer {
-    let mut request = app.client.post(format!("{}/admin/fixtures", app.address)).body(body.to_owned());
+    let mut request = app
+        .client
+        .post(format!("{}/admin/fixtures", app.address))
+        .body(body.to_owned());
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
-    Answer { status, content_type, headers: response.headers().clone(), body: response.text().await.unwrap() }
+    Answer {
+        status,
+        content_type,
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
 }
 
 const APPLIED_EXAMPLE: &str = r#"{"organizations":2,"stores":3,"phones":3,"keys":2,"opt_outs":1}"#;
 
 #[tokio::test]
 async fn the_admin_api_loads_toml_and_json_documents() {
-    let app = spawn_app_with(TestSettings { fixtures: None, ..Default::default() }).await;
+    let app = spawn_app_with(TestSettings {
+        fixtures: None,
+        ..Default::default()
+    })
+    .await;
     for content_type in [Some("application/toml"), None, Some("text/plain; charset=utf-8")] {
-        post_fixtures(&app, content_type, EXAMPLE_FIXTURES).await.assert_json(200, APPLIED_EXAMPLE);
+        post_fixtures(&app, content_type, EXAMPLE_FIXTURES)
+            .await
+            .assert_json(200, APPLIED_EXAMPLE);
     }
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
 
     let json = r#"{"organizations":[{"name":"Json Co","api_keys":["json-key"],"stores":[{"name":"J","phones":["+14155551234"],"forwarding":"+14155550111"}]}]}"#;
-    post_fixtures(&app, Some("application/json"), json)
+    post_fixtures(&app, Some("application/json"), json).await.assert_json(
+        200,
+        r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0}"#,
+    );
+    app.call("json-key", CALLER, "+14155551234")
         .await
-        .assert_json(200, r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0}"#);
-    app.call("json-key", CALLER, "+14155551234").await.assert_twiml("<Response><Dial>+14155550111</Dial></Response>");
+        .assert_twiml("<Response><Dial>+14155550111</Dial></Response>");
     assert_eq!(counts(&app).await, [3, 3, 4, 4, 1]);
 }
 
@@ -144,7 +161,8 @@ async fn the_admin_api_refuses_a_bad_document_whole_saying_where() {
         400,
         r#"{"fixtures":"line 6: '+1 415': Not an E.164 phone number: expected '+', a digit 1-9, then 1 to 14 more digits"}"#,
     );
-    let bad_json = r#"{"organizations":[{"name":"New","stores":[{"name":"S","phones":["+14155551234"],"forwarding":"0800"}]}]}"#;
+    let bad_json =
+        r#"{"organizations":[{"name":"New","stores":[{"name":"S","phones":["+14155551234"],"forwarding":"0800"}]}]}"#;
     post_fixtures(&app, Some("application/json"), bad_json).await.assert_json(
         400,
         r#"{"fixtures":"organizations[0].stores[0].forwarding: '0800': Not an E.164 phone number: expected '+', a digit 1-9, then 1 to 14 more digits"}"#,
@@ -152,10 +170,14 @@ async fn the_admin_api_refuses_a_bad_document_whole_saying_where() {
     post_fixtures(&app, Some("application/json"), "{\"organizations\": [")
         .await
         .assert_json(400, r#"{"fixtures":"line 1: EOF while parsing a list"}"#);
-    let unknown_org = r#"{"organizations":[{"name":"New"}],"opt_outs":[{"organization":"Ghost","phone":"+14155550199"}]}"#;
+    let unknown_org =
+        r#"{"organizations":[{"name":"New"}],"opt_outs":[{"organization":"Ghost","phone":"+14155550199"}]}"#;
     post_fixtures(&app, Some("application/json"), unknown_org)
         .await
-        .assert_json(400, r#"{"fixtures":"opt_outs[0].organization: opt-out for unknown organization 'Ghost'"}"#);
+        .assert_json(
+            400,
+            r#"{"fixtures":"opt_outs[0].organization: opt-out for unknown organization 'Ghost'"}"#,
+        );
     post_fixtures(&app, Some("application/xml"), "<x/>").await.assert_json(
         415,
         r#"{"body":"Unsupported Content-Type 'application/xml': send application/toml or application/json"}"#,
@@ -163,5 +185,9 @@ async fn the_admin_api_refuses_a_bad_document_whole_saying_where() {
     post_fixtures(&app, Some("application/toml"), &"#".repeat(1024 * 1024 + 1))
         .await
         .assert_json(413, r#"{"body":"Request body over 1048576 bytes"}"#);
-    assert_eq!(counts(&app).await, before, "nothing of a refused document may be applied");
+    assert_eq!(
+        counts(&app).await,
+        before,
+        "nothing of a refused document may be applied"
+    );
 }

@@ -9,6 +9,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod ivr_outcomes;
+mod retention;
 mod sink;
 mod sms_delivery;
 mod sms_worker_processes;
