@@ -43,6 +43,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             db_timeout: args.database.db_timeout,
             sms_counters,
             admin_token: AdminToken::new(args.admin_token.as_deref().filter(|t| !t.is_empty())),
+            events: Default::default(),
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);

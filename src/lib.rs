@@ -12,6 +12,8 @@ pub mod db;
 pub mod domain;
 /// The private PostgreSQL cluster used when there is no DATABASE_URL.
 pub mod embedded_postgres;
+/// Live events of calls and SMS, from NOTIFY to Server-Sent Events.
+pub mod events;
 /// The fixtures document.
 pub mod fixtures;
 /// The hook's logic, independent of HTTP.

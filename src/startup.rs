@@ -1,7 +1,7 @@
 //! Builds the HTTP application around one shared state.
 
 use std::net::TcpListener;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
 
+use crate::events::EventHub;
 use crate::hook::HookRules;
 use crate::routes;
 use crate::routes::admin::AdminToken;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub sms_counters: Arc<SmsCounters>,
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
+    /// Live events, started by the first subscriber.
+    pub events: OnceLock<EventHub>,
 }
 
 /// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)

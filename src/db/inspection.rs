@@ -88,6 +88,30 @@ pub struct Page<T> {
 }
 
 pub async fn calls(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sqlx::Result<Page<CallItem>> {
+    list_calls(pool, filter, after, None).await
+}
+
+/// One call by id, as listed.
+pub async fn call(pool: &PgPool, id: i64) -> sqlx::Result<Option<CallItem>> {
+    let page = list_calls(
+        pool,
+        &Filter {
+            limit: 1,
+            ..Filter::default()
+        },
+        None,
+        Some(id),
+    )
+    .await?;
+    Ok(page.items.into_iter().next())
+}
+
+async fn list_calls(
+    pool: &PgPool,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    only: Option<i64>,
+) -> sqlx::Result<Page<CallItem>> {
     let before_id = match after {
         Some(Cursor::Call(id)) => Some(*id),
         _ => None,
@@ -105,6 +129,7 @@ pub async fn calls(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sq
              AND ($3::text IS NULL OR c.outcome = $3)
              AND ($4::timestamptz IS NULL OR c.created_at >= $4)
              AND ($5::bigint IS NULL OR c.id < $5)
+             AND ($7::bigint IS NULL OR c.id = $7)
            ORDER BY c.id DESC
            LIMIT $6"#,
         filter.from,
@@ -113,6 +138,7 @@ pub async fn calls(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sq
         filter.since,
         before_id,
         filter.limit + 1,
+        only,
     )
     .fetch_all(pool)
     .await?;
@@ -124,6 +150,30 @@ pub async fn calls(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sq
 }
 
 pub async fn sms(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sqlx::Result<Page<SmsItem>> {
+    list_sms(pool, filter, after, None).await
+}
+
+/// One SMS by id, as listed.
+pub async fn one_sms(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<SmsItem>> {
+    let page = list_sms(
+        pool,
+        &Filter {
+            limit: 1,
+            ..Filter::default()
+        },
+        None,
+        Some(id),
+    )
+    .await?;
+    Ok(page.items.into_iter().next())
+}
+
+async fn list_sms(
+    pool: &PgPool,
+    filter: &Filter,
+    after: Option<&Cursor>,
+    only: Option<Uuid>,
+) -> sqlx::Result<Page<SmsItem>> {
     let (before_time, before_id) = match after {
         Some(Cursor::Sms(time, id)) => (Some(*time), Some(*id)),
         _ => (None, None),
@@ -139,6 +189,7 @@ pub async fn sms(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sqlx
              AND ($3::text IS NULL OR m.status = $3)
              AND ($4::timestamptz IS NULL OR m.created_at >= $4)
              AND ($5::timestamptz IS NULL OR (m.created_at, m.id) < ($5, $6))
+             AND ($8::uuid IS NULL OR m.id = $8)
            ORDER BY m.created_at DESC, m.id DESC
            LIMIT $7"#,
         filter.from,
@@ -148,6 +199,7 @@ pub async fn sms(pool: &PgPool, filter: &Filter, after: Option<&Cursor>) -> sqlx
         before_time,
         before_id,
         filter.limit + 1,
+        only,
     )
     .fetch_all(pool)
     .await?;

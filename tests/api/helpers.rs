@@ -220,6 +220,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         db_timeout: settings.db_timeout,
         sms_counters: Default::default(),
         admin_token: AdminToken::new(settings.admin_token),
+        events: Default::default(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build(state, listener).unwrap();

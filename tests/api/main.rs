@@ -5,6 +5,7 @@ mod body_decoding;
 mod cli;
 mod database_outage;
 mod embedded_postgres;
+mod events;
 mod fixtures;
 mod health;
 mod helpers;

@@ -60,8 +60,15 @@ async fn pruning_deletes_old_calls_and_delivered_sms_only() {
 
 #[tokio::test]
 async fn a_cooldown_longer_than_the_retention_keeps_its_marks() {
-    let rules = HookRules { phone_validation: PhoneValidation::Possible, welcome_cooldown: WEEK };
-    let app = spawn_app_with(TestSettings { rules, ..Default::default() }).await;
+    let rules = HookRules {
+        phone_validation: PhoneValidation::Possible,
+        welcome_cooldown: WEEK,
+    };
+    let app = spawn_app_with(TestSettings {
+        rules,
+        ..Default::default()
+    })
+    .await;
     app.call(ACME_KEY, CALLER, ACME_SF).await;
     sqlx::query("UPDATE welcome_cooldowns SET sent_at = now() - interval '2 days'")
         .execute(&app.pool)

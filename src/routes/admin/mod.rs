@@ -2,6 +2,7 @@
 //! (CONTRACT section 7), behind a bearer token.
 
 mod auth;
+mod events;
 mod fixtures;
 mod inspection;
 
@@ -20,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/calls", web::get().to(inspection::list_calls))
             .route("/sms", web::get().to(inspection::list_sms))
             .route("/reset", web::post().to(inspection::reset))
-            .route("/fixtures", web::post().to(fixtures::load)),
+            .route("/fixtures", web::post().to(fixtures::load))
+            .route("/events", web::get().to(events::stream_events)),
     );
 }
 

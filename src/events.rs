@@ -1,0 +1,87 @@
+//! Live events (`GET /admin/events`): new calls, new SMS and SMS status
+//! changes, read from `NOTIFY ivr_events` so that every replica sees every
+//! event, and fanned out to this process's subscribers.
+//!
+//! One listener per process, started by the first subscriber. It reads each
+//! notified row once and hands subscribers a ready-made Server-Sent Events
+//! frame.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::db::inspection;
+
+const CHANNEL: &str = "ivr_events";
+/// Frames a slow subscriber may fall behind by before it is told it missed some.
+const BACKLOG: usize = 1024;
+
+/// An SSE frame: `event: call|sms`, `data: <the item as the admin API lists it>`.
+pub type Frame = Arc<str>;
+
+pub struct EventHub {
+    frames: broadcast::Sender<Frame>,
+    listening: watch::Receiver<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Notice {
+    Call { id: i64 },
+    Sms { id: uuid::Uuid },
+}
+
+impl EventHub {
+    /// Starts the listener; must be called inside the Tokio runtime.
+    pub fn start(pool: PgPool) -> Self {
+        let (frames, _) = broadcast::channel(BACKLOG);
+        let (listening_tx, listening) = watch::channel(false);
+        tokio::spawn(fan_out(pool, frames.clone(), listening_tx));
+        Self { frames, listening }
+    }
+
+    /// Subscribes once the listener is in place (or after `patience`), so that
+    /// a subscriber sees every event committed after it was answered.
+    pub async fn subscribe(&self, patience: Duration) -> broadcast::Receiver<Frame> {
+        let mut listening = self.listening.clone();
+        let _ = tokio::time::timeout(patience, listening.wait_for(|ready| *ready)).await;
+        self.frames.subscribe()
+    }
+}
+
+async fn fan_out(pool: PgPool, frames: broadcast::Sender<Frame>, listening: watch::Sender<bool>) {
+    loop {
+        if let Ok(mut listener) = PgListener::connect_with(&pool).await
+            && listener.listen(CHANNEL).await.is_ok()
+        {
+            let _ = listening.send(true);
+            while let Ok(notification) = listener.recv().await {
+                if let Some(frame) = render(&pool, notification.payload()).await {
+                    let _ = frames.send(frame);
+                }
+            }
+            let _ = listening.send(false);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Reads the notified row and renders its frame; `None` if it is gone
+/// (pruned or reset meanwhile) or the database did not answer.
+async fn render(pool: &PgPool, payload: &str) -> Option<Frame> {
+    let (event, data) = match serde_json::from_str::<Notice>(payload).ok()? {
+        Notice::Call { id } => (
+            "call",
+            serde_json::to_string(&inspection::call(pool, id).await.ok()??).ok()?,
+        ),
+        Notice::Sms { id } => (
+            "sms",
+            serde_json::to_string(&inspection::one_sms(pool, id).await.ok()??).ok()?,
+        ),
+    };
+    Some(format!("event: {event}\ndata: {data}\n\n").into())
+}

@@ -1,0 +1,131 @@
+//! `GET /admin/events`: calls and SMS status changes, live.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ivr_gateway::sms::retry::RetryPolicy;
+use ivr_gateway::sms::transport::Transport;
+use ivr_gateway::sms::worker::{Worker, WorkerSettings};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::helpers::*;
+
+/// Reads `(event, data)` frames off an SSE body until `count` have arrived.
+async fn next_frames(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin),
+    buffer: &mut String,
+    count: usize,
+) -> Vec<(String, Value)> {
+    let mut frames = Vec::new();
+    while frames.len() < count {
+        if let Some(end) = buffer.find("\n\n") {
+            let frame: String = buffer.drain(..end + 2).collect();
+            let mut event = None;
+            let mut data = None;
+            for line in frame.lines() {
+                if let Some(name) = line.strip_prefix("event: ") {
+                    event = Some(name.to_owned());
+                } else if let Some(json) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str(json).unwrap());
+                }
+            }
+            if let (Some(event), Some(data)) = (event, data) {
+                frames.push((event, data));
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
+            .await
+            .expect("an event within 10 s");
+        buffer.push_str(std::str::from_utf8(&chunk.unwrap().unwrap()).unwrap());
+    }
+    frames
+}
+
+#[tokio::test]
+async fn subscribers_see_calls_and_every_sms_status_change() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/admin/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    app.call("wrong-key", CALLER, ACME_SF).await;
+    let frames = next_frames(&mut body, &mut buffer, 3).await;
+    let kinds: Vec<(&str, &str)> = frames
+        .iter()
+        .map(|(event, data)| {
+            (
+                event.as_str(),
+                data.get("outcome")
+                    .or(data.get("status"))
+                    .and_then(Value::as_str)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("sms", "queued"), ("call", "dial"), ("call", "invalid_key")]);
+    let (_, call) = &frames[1];
+    assert_eq!(
+        (call["from"].as_str(), call["store"].as_str()),
+        (Some(CALLER), Some("Acme San Francisco"))
+    );
+    assert_eq!(call["sms_id"], frames[0].1["id"]);
+
+    let policy = RetryPolicy {
+        base: Duration::from_millis(10),
+        cap: Duration::from_millis(10),
+        max_attempts: 3,
+    };
+    let settings = WorkerSettings {
+        batch_size: 10,
+        concurrency: 1,
+        lease: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    let worker = Worker::new(
+        app.pool.clone(),
+        Transport::Capture,
+        policy,
+        settings,
+        Default::default(),
+    );
+    let (_keep, mut shutdown) = watch::channel(false);
+    worker.run_batch(&mut shutdown).await.unwrap();
+    let frames = next_frames(&mut body, &mut buffer, 1).await;
+    assert_eq!(frames[0].0, "sms");
+    assert_eq!(
+        (frames[0].1["status"].as_str(), frames[0].1["attempts"].as_i64()),
+        (Some("delivered"), Some(1))
+    );
+    assert!(frames[0].1["delivered_at"].is_string());
+}
+
+#[tokio::test]
+async fn events_need_the_admin_token_when_one_is_set() {
+    let app = spawn_app_with(TestSettings {
+        admin_token: Some("t0ken"),
+        ..Default::default()
+    })
+    .await;
+    app.request(reqwest::Method::GET, "/admin/events")
+        .await
+        .assert_json(401, r#"{"authorization":"Missing or invalid bearer token"}"#);
+    let response = app
+        .client
+        .get(format!("{}/admin/events", app.address))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
