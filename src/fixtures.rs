@@ -84,6 +84,15 @@ impl Fixtures {
 
     /// Parses and validates the same document as JSON (`POST /admin/fixtures`).
     pub fn from_json(source: &str, level: PhoneValidation) -> Result<Self, FixtureError> {
+        // serde would read a struct from a JSON array too; a document is an object.
+        let trimmed = source.trim_start();
+        if !trimmed.starts_with('{') {
+            let line = source[..source.len() - trimmed.len()].matches('\n').count() + 1;
+            return Err(FixtureError {
+                location: Location::Line(line),
+                reason: "expected a JSON object".to_owned(),
+            });
+        }
         let document: Document<String> = serde_json::from_str(source).map_err(|e| FixtureError {
             location: Location::Line(e.line().max(1)),
             reason: json_reason(&e),

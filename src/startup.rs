@@ -8,11 +8,15 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::events::EventHub;
 use crate::hook::HookRules;
 use crate::routes;
 use crate::routes::admin::AdminToken;
+use crate::routes::openapi::ApiDoc;
 use crate::sms::counters::SmsCounters;
 
 /// Everything a handler may need; one instance, shared by every worker.
@@ -41,12 +45,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
-            App::new()
+            let (app, openapi) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
                 .app_data(state.clone())
-                .wrap(from_fn(crate::telemetry::access_log))
                 .configure(routes::ivr::configure)
                 .configure(routes::admin::configure)
                 .configure(routes::health::configure)
+                .split_for_parts();
+            app.wrap(from_fn(crate::telemetry::access_log))
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?

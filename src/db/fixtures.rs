@@ -5,7 +5,7 @@ use sqlx::{Acquire, PgConnection};
 use crate::fixtures::{FixtureError, Fixtures, OrganizationFixture};
 
 /// What loading a document touched, for the log line after a seed.
-#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Applied {
     pub organizations: usize,
     pub stores: usize,

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 /// One journal row as the admin API shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CallItem {
     pub id: i64,
     pub method: String,
@@ -25,7 +25,7 @@ pub struct CallItem {
 }
 
 /// One outbox row as the admin API shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct SmsItem {
     pub id: Uuid,
     pub from: String,
@@ -81,7 +81,7 @@ impl Cursor {
 }
 
 /// A page of items and the cursor of the next one, if there is one.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod body;
 pub mod health;
 pub mod ivr;
+pub mod openapi;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
@@ -15,6 +16,22 @@ pub fn unavailable() -> HttpResponse {
         .insert_header(ContentType::json())
         .insert_header((header::RETRY_AFTER, "1"))
         .body(r#"{"service":"Temporarily unavailable"}"#)
+}
+
+/// A catch-all route for a path's other methods: 405 JSON with `Allow`.
+/// Register it after the path's own handlers (they guard on their method).
+pub fn only(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move |req: HttpRequest| async move {
+        let message = format!(
+            "Method {} is not allowed: use {}",
+            req.method(),
+            allow.replace(", ", " or ")
+        );
+        HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow))
+            .content_type(ContentType::json())
+            .body(serde_json::json!({ "method": message }).to_string())
+    })
 }
 
 /// Unknown paths answer JSON too, so clients never have to parse HTML.

@@ -266,9 +266,9 @@ async fn reset_empties_the_journal_and_outbox_but_keeps_the_directory() {
     assert_eq!(get_json(&app, "/admin/sms").await["items"], serde_json::json!([]));
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
     assert_eq!(app.sms_count().await, 1, "the cool-down went with the outbox");
-    app.request(reqwest::Method::GET, "/admin/reset")
-        .await
-        .assert_json(404, r#"{"path":"No route for /admin/reset"}"#);
+    let wrong_method = app.request(reqwest::Method::GET, "/admin/reset").await;
+    wrong_method.assert_json(405, r#"{"method":"Method GET is not allowed: use POST"}"#);
+    assert_eq!(wrong_method.headers["allow"], "POST");
 }
 
 #[tokio::test]

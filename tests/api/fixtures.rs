@@ -178,6 +178,11 @@ async fn the_admin_api_refuses_a_bad_document_whole_saying_where() {
             400,
             r#"{"fixtures":"opt_outs[0].organization: opt-out for unknown organization 'Ghost'"}"#,
         );
+    for empty in ["", " \n"] {
+        post_fixtures(&app, Some("application/toml"), empty)
+            .await
+            .assert_json(400, r#"{"body":"The document is empty"}"#);
+    }
     post_fixtures(&app, Some("application/xml"), "<x/>").await.assert_json(
         415,
         r#"{"body":"Unsupported Content-Type 'application/xml': send application/toml or application/json"}"#,

@@ -10,6 +10,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod ivr_outcomes;
+mod openapi;
 mod retention;
 mod sink;
 mod sms_delivery;

@@ -3,16 +3,28 @@
 use std::time::Duration;
 
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::domain::FieldErrors;
 use crate::events::{EventHub, Frame};
 use crate::startup::AppState;
 
 /// A comment line this often keeps proxies from closing an idle stream.
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
+/// A Server-Sent Events stream: `event: call` for each journaled call, `event: sms` for each
+/// queued SMS and each status change; `data:` is the item as the listings show it.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "An endless event stream", body = String, content_type = "text/event-stream"),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+    )
+)]
+#[get("/events")]
 pub async fn stream_events(state: web::Data<AppState>) -> HttpResponse {
     let hub = state.events.get_or_init(|| EventHub::start(state.pool.clone()));
     let receiver = hub.subscribe(Duration::from_secs(5)).await;

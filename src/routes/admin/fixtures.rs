@@ -3,10 +3,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::AdminError;
 use crate::db;
+use crate::db::fixtures::Applied;
 use crate::domain::FieldErrors;
 use crate::fixtures::Fixtures;
 use crate::routes::body::{self, ReadError};
@@ -15,6 +16,25 @@ use crate::startup::AppState;
 /// Fixture documents describe whole tenants; 1 MiB is thousands of stores.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
+/// Load a fixtures document (CONTRACT section 6) as TOML or JSON: all of it, or nothing.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    request_body(content(
+        (String = "application/toml"),
+        (FixturesDocument = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "What was upserted", body = Applied),
+        (status = 400, description = "Where the document is wrong", body = FieldErrors,
+            example = json!({"fixtures": "line 6: '+1 415': Not an E.164 phone number: expected '+', a digit 1-9, then 1 to 14 more digits"})),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 413, description = "Document over 1 MiB", body = FieldErrors),
+        (status = 415, description = "Neither TOML nor JSON", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[post("/fixtures")]
 pub async fn load(
     req: HttpRequest,
     payload: web::Payload,
@@ -30,6 +50,9 @@ pub async fn load(
             }
             ReadError::Unreadable(cause) => invalid("body", format!("Could not read the request body: {cause}")),
         })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("body", "The document is empty"));
+    }
     let source = String::from_utf8(bytes).map_err(|_| invalid("body", "The document is not UTF-8"))?;
     let level = state.rules.phone_validation;
     let parsed = if json {
@@ -44,6 +67,49 @@ pub async fn load(
         db::fixtures::ApplyError::Database(error) => AdminError::from(error),
     })?;
     Ok(HttpResponse::Ok().json(applied))
+}
+
+/// The fixtures document: organizations (with keys and stores) and opt-outs.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the body for the OpenAPI document; parsing is fixtures::Fixtures"
+)]
+struct FixturesDocument {
+    #[schema(required = false)]
+    organizations: Vec<OrganizationDocument>,
+    #[schema(required = false)]
+    opt_outs: Vec<OptOutDocument>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document")]
+struct OrganizationDocument {
+    name: String,
+    #[schema(required = false)]
+    api_keys: Vec<String>,
+    welcome_message: Option<String>,
+    #[schema(required = false)]
+    stores: Vec<StoreDocument>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document")]
+struct StoreDocument {
+    name: String,
+    /// Business numbers, E.164.
+    #[schema(required = false)]
+    phones: Vec<String>,
+    /// Forwarding number, E.164; absent: no voice forwarding.
+    forwarding: Option<String>,
+    welcome_message: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document")]
+struct OptOutDocument {
+    organization: String,
+    phone: String,
 }
 
 /// JSON for `application/json` and `…+json`; TOML for `application/toml`,

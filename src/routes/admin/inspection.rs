@@ -3,12 +3,12 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 
 use super::AdminError;
 use crate::configuration::parse_duration;
-use crate::db::inspection::{self, Cursor, Filter, Page};
+use crate::db::inspection::{self, CallItem, Cursor, Filter, Page, SmsItem};
 use crate::domain::FieldErrors;
 use crate::startup::AppState;
 
@@ -44,6 +44,29 @@ struct ListQuery {
     wait: Duration,
 }
 
+/// Journaled calls, newest first.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "Exact caller number (calls) or sender (SMS)"),
+        ("to" = Option<String>, Query, description = "Exact business number (calls) or recipient (SMS)"),
+        ("outcome" = Option<String>, Query, description = "Only calls with this outcome",
+            pattern = "^(dial|no_forwarding|not_linked|invalid_key|invalid_request)?$"),
+        ("since" = Option<chrono::DateTime<Utc>>, Query, description = "Only items created at or after this RFC 3339 time"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page", pattern = "^([1-9][0-9]{0,17})?$"),
+        ("wait" = Option<String>, Query, description = "Hold the answer up to this long (at most 60 s) until an item matches",
+            pattern = "^(([0-5]?[0-9]|60)s|[0-9]{1,4}ms)?$", example = "5s"),
+    ),
+    responses(
+        (status = 200, body = Page<CallItem>),
+        (status = 400, description = "A bad filter, named", body = FieldErrors, example = json!({"limit": "Must be a whole number from 1 to 500"})),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[get("/calls")]
 pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let query = parse(req.query_string(), Listing::Calls)?;
     let page = wait_for_items(&state, query.wait, || {
@@ -53,6 +76,29 @@ pub async fn list_calls(req: HttpRequest, state: web::Data<AppState>) -> Result<
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Queued and delivered SMS, newest first.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    params(
+        ("from" = Option<String>, Query, description = "Exact caller number (calls) or sender (SMS)"),
+        ("to" = Option<String>, Query, description = "Exact business number (calls) or recipient (SMS)"),
+        ("status" = Option<String>, Query, description = "Only SMS in this status", pattern = "^(queued|delivered|failed)?$"),
+        ("since" = Option<chrono::DateTime<Utc>>, Query, description = "Only items created at or after this RFC 3339 time"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page",
+            pattern = "^([0-9]{1,16}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$"),
+        ("wait" = Option<String>, Query, description = "Hold the answer up to this long (at most 60 s) until an item matches",
+            pattern = "^(([0-5]?[0-9]|60)s|[0-9]{1,4}ms)?$", example = "5s"),
+    ),
+    responses(
+        (status = 200, body = Page<SmsItem>),
+        (status = 400, description = "A bad filter, named", body = FieldErrors, example = json!({"status": "Must be one of: queued, delivered, failed"})),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[get("/sms")]
 pub async fn list_sms(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let query = parse(req.query_string(), Listing::Sms)?;
     let page = wait_for_items(&state, query.wait, || {
@@ -62,11 +108,29 @@ pub async fn list_sms(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Empty the journal and the outbox (cool-downs included); organizations, keys and stores stay.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = inline(ResetDone), example = json!({"status": "reset"})),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[post("/reset")]
 pub async fn reset(state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     tokio::time::timeout(state.db_timeout, inspection::reset(&state.pool))
         .await
         .map_err(|_| AdminError::Unavailable("reset timed out".into()))??;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "reset" })))
+}
+
+/// `{"status": "reset"}`.
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document")]
+struct ResetDone {
+    status: String,
 }
 
 /// Lists at once, or, given a wait, until something matches or the wait ends.
@@ -96,7 +160,8 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
         ..Filter::default()
     };
     let (mut after, mut wait) = (None, Duration::ZERO);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+    // An empty value means no filter, as an HTML form sends an untouched field.
+    for (name, value) in form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.is_empty()) {
         match name.as_ref() {
             "from" => filter.from = Some(value.into_owned()),
             "to" => filter.to = Some(value.into_owned()),

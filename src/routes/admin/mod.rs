@@ -8,21 +8,29 @@ mod inspection;
 
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, ResponseError};
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use auth::AdminToken;
 
+use super::only;
 use crate::domain::FieldErrors;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(
-        web::scope("/admin")
+        scope("/admin")
             .wrap(from_fn(auth::require_token))
-            .route("/calls", web::get().to(inspection::list_calls))
-            .route("/sms", web::get().to(inspection::list_sms))
-            .route("/reset", web::post().to(inspection::reset))
-            .route("/fixtures", web::post().to(fixtures::load))
-            .route("/events", web::get().to(events::stream_events)),
+            .service(inspection::list_calls)
+            .service(inspection::list_sms)
+            .service(inspection::reset)
+            .service(fixtures::load)
+            .service(events::stream_events)
+            .route("/calls", only("GET"))
+            .route("/sms", only("GET"))
+            .route("/events", only("GET"))
+            .route("/reset", only("POST"))
+            .route("/fixtures", only("POST")),
     );
 }
 

@@ -4,33 +4,111 @@ mod decode;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use decode::BodyError;
 pub use decode::MAX_BODY_BYTES;
 
+use crate::domain::{FieldErrors, RawIvrRequest};
 use crate::hook::{self, HookAnswer};
 use crate::startup::AppState;
 
 /// `Content-Type` of every TwiML answer, exactly as the contract gives it.
 pub const TWIML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/ivr")
-            .route(web::get().to(ivr))
-            .route(web::post().to(ivr))
-            .default_service(web::to(method_not_allowed)),
-    );
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    // The catch-all comes last: macro-routed resources guard on their method,
+    // so any other method falls through to it.
+    cfg.service(ivr_get)
+        .service(ivr_post)
+        .route("/v1/ivr", super::only("GET, POST"));
 }
 
-async fn ivr(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
-    let query = decode::from_query(req.query_string());
-    let (method, raw) = if req.method() == actix_web::http::Method::POST {
-        ("POST", decode::from_body(&req, payload).await?.or(query))
-    } else {
-        ("GET", query)
-    };
+/// Answer a call, fields in the query string.
+#[utoipa::path(
+    tag = "hook",
+    params(
+        ("key" = String, Query, description = "The organization's API token (1 to 128 printable ASCII characters)",
+            pattern = "^[\\x20-\\x7e]{1,128}$", example = "a73d5034210f702515128ac61193cd21"),
+        ("from" = String, Query, description = "The caller's number, E.164 (`+` encoded as `%2B`)", pattern = "^\\+[1-9][0-9]{1,14}$",
+            example = "+14151234560"),
+        ("to" = String, Query, description = "The business number called, E.164", pattern = "^\\+[1-9][0-9]{1,14}$",
+            example = "+14151234567"),
+        ("context" = Option<String>, Query, description = "Campaign or consent tag", pattern = "^[A-Za-z0-9_.:-]{0,64}$"),
+        ("From" = Option<String>, Query, description = "Twilio's name for `from`, used when `from` is absent"),
+        ("To" = Option<String>, Query, description = "Twilio's name for `to`, used when `to` is absent"),
+    ),
+    responses(
+        (status = 200, description = "TwiML: `<Dial>` or a bilingual `<Say>`", body = String, content_type = "text/xml; charset=utf-8",
+            example = json!("<Response><Dial>+14155550100</Dial></Response>")),
+        (status = 400, description = "One sentence per bad field", body = FieldErrors,
+            example = json!({"to": "Missing parameter"})),
+        (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors,
+            headers(("Retry-After" = String)), example = json!({"service": "Temporarily unavailable"})),
+    )
+)]
+#[get("/v1/ivr")]
+async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
+    answer(&state, "GET", decode::from_query(req.query_string())).await
+}
+
+/// Answer a call, fields in a JSON or form body (a field missing from the body is taken from the query string).
+#[utoipa::path(
+    tag = "hook",
+    params(
+        ("key" = Option<String>, Query, description = "The API token, when the body does not carry it"),
+        ("from" = Option<String>, Query, description = "Fallback for a body without `from`"),
+        ("to" = Option<String>, Query, description = "Fallback for a body without `to`"),
+        ("context" = Option<String>, Query, description = "Fallback for a body without `context`"),
+    ),
+    request_body(content(
+        (IvrFields = "application/json"),
+        (IvrFields = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "TwiML: `<Dial>` or a bilingual `<Say>`", body = String, content_type = "text/xml; charset=utf-8",
+            example = json!("<Response><Dial>+14155550100</Dial></Response>")),
+        (status = 400, description = "One sentence per bad field, or `body` when it does not parse", body = FieldErrors,
+            example = json!({"from": "Must be a JSON string, not a number"})),
+        (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 413, description = "Body over 16 KiB", body = FieldErrors, example = json!({"body": "Request body over 16384 bytes"})),
+        (status = 415, description = "Neither JSON nor form-encoded", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors,
+            headers(("Retry-After" = String)), example = json!({"service": "Temporarily unavailable"})),
+    )
+)]
+#[post("/v1/ivr")]
+async fn ivr_post(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, IvrError> {
+    let raw = decode::from_body(&req, payload)
+        .await?
+        .or(decode::from_query(req.query_string()));
+    answer(&state, "POST", raw).await
+}
+
+/// The fields of a hook request body, as JSON strings or form fields.
+#[derive(utoipa::ToSchema)]
+#[expect(
+    dead_code,
+    reason = "describes the body for the OpenAPI document; decoding is decode::from_body"
+)]
+struct IvrFields {
+    /// The organization's API token.
+    key: Option<String>,
+    /// The caller's number, E.164 (Twilio's form field `From` is accepted too).
+    from: Option<String>,
+    /// The business number called, E.164 (or Twilio's `To`).
+    to: Option<String>,
+    /// Campaign or consent tag.
+    context: Option<String>,
+}
+
+async fn answer(state: &AppState, method: &'static str, raw: RawIvrRequest) -> Result<HttpResponse, IvrError> {
     let answer = tokio::time::timeout(
         state.db_timeout,
         hook::answer_call(&state.pool, &state.rules, method, &raw),
@@ -45,18 +123,6 @@ async fn ivr(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>
         HookAnswer::InvalidKey => json(StatusCode::FORBIDDEN, r#"{"key":"Invalid API Key"}"#.to_owned()),
         HookAnswer::Invalid(errors) => json(StatusCode::BAD_REQUEST, errors.to_json()),
     })
-}
-
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let message = format!("Method {} is not allowed: use GET or POST", req.method());
-    let mut response = json(
-        StatusCode::METHOD_NOT_ALLOWED,
-        serde_json::json!({ "method": message }).to_string(),
-    );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, header::HeaderValue::from_static("GET, POST"));
-    response
 }
 
 fn json(status: StatusCode, body: String) -> HttpResponse {

@@ -1,0 +1,86 @@
+//! `/openapi.json` and the docs page, generated from the code.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_operation() {
+    let app = spawn_app().await;
+    let answer = app.request(reqwest::Method::GET, "/openapi.json").await;
+    assert_eq!((answer.status, answer.content_type.as_str()), (200, "application/json"));
+    let document: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut operations: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, methods)| {
+            methods
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| format!("{} {path}", method.to_uppercase()))
+        })
+        .collect();
+    operations.sort();
+    assert_eq!(
+        operations,
+        [
+            "GET /admin/calls",
+            "GET /admin/events",
+            "GET /admin/sms",
+            "GET /healthz",
+            "GET /readyz",
+            "GET /v1/ivr",
+            "POST /admin/fixtures",
+            "POST /admin/reset",
+            "POST /v1/ivr",
+        ]
+    );
+    let hook = &document["paths"]["/v1/ivr"]["get"]["responses"];
+    assert!(hook["200"]["content"]["text/xml; charset=utf-8"].is_object(), "{hook}");
+    assert_eq!(
+        document["paths"]["/admin/calls"]["get"]["security"][0]["admin_token"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["admin_token"]["scheme"],
+        "bearer"
+    );
+}
+
+#[tokio::test]
+async fn the_docs_page_is_served_without_the_internet() {
+    let app = spawn_app().await;
+    let page = app.request(reqwest::Method::GET, "/docs/").await;
+    assert_eq!((page.status, page.content_type.as_str()), (200, "text/html"));
+    assert!(page.body.contains("swagger-ui"), "{}", page.body);
+    let script = app.request(reqwest::Method::GET, "/docs/swagger-ui-bundle.js").await;
+    assert_eq!(script.status, 200);
+    assert!(
+        script.body.len() > 100_000,
+        "the bundled Swagger UI is served from the binary"
+    );
+}
+
+#[tokio::test]
+async fn every_resource_answers_other_methods_with_405_and_allow() {
+    let app = spawn_app().await;
+    let cases = [
+        (reqwest::Method::POST, "/healthz", "GET"),
+        (reqwest::Method::TRACE, "/readyz", "GET"),
+        (reqwest::Method::DELETE, "/admin/calls", "GET"),
+        (reqwest::Method::PUT, "/admin/fixtures", "POST"),
+        (reqwest::Method::PATCH, "/v1/ivr", "GET, POST"),
+    ];
+    for (method, path, allow) in cases {
+        let answer = app.request(method.clone(), path).await;
+        let body = format!(
+            r#"{{"method":"Method {method} is not allowed: use {}"}}"#,
+            allow.replace(", ", " or ")
+        );
+        answer.assert_json(405, &body);
+        assert_eq!(answer.headers["allow"], allow, "{method} {path}");
+    }
+}
