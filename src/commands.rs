@@ -152,10 +152,9 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             let database = Database::open(&database).await?;
             let outcome = async {
                 database.migrate().await?;
-                // 128 random bits as 32 hex digits, the shape of Instaply's keys.
-                let key = ApiKey::parse(&uuid::Uuid::new_v4().simple().to_string()).expect("32 hex digits is a key");
+                let key = ApiKey::generate();
                 let mut conn = database.pool.acquire().await?;
-                if !db::directory::add_api_key(&mut conn, &org, &key.hash()).await? {
+                if !db::directory::add_api_key(&mut conn, &org, &key).await? {
                     anyhow::bail!("no organization named '{org}'");
                 }
                 println!("{}", key.expose());

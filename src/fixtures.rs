@@ -11,10 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use crate::domain::{ApiKey, PhoneNumber, PhoneValidation};
-
-/// Longest welcome message accepted: ten concatenated SMS segments.
-const MAX_WELCOME_CHARS: usize = 1600;
+use crate::domain::{ApiKey, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
 
 /// Where in a document a refusal points.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -260,10 +257,9 @@ impl<'a> Validator<'a> {
     }
 
     fn name<T: RawText>(&self, name: &T, path: &str, what: &str) -> Result<String, FixtureError> {
-        if name.text().trim().is_empty() {
-            return Err(self.error(name, path, format!("{what} must not be empty")));
-        }
-        Ok(name.text().to_owned())
+        Name::parse(name.text())
+            .map(|name| name.as_str().to_owned())
+            .map_err(|e| self.error(name, path, format!("{what}: {e}")))
     }
 
     fn phone<T: RawText>(&self, phone: &T, path: &str) -> Result<PhoneNumber, FixtureError> {
@@ -273,12 +269,9 @@ impl<'a> Validator<'a> {
 
     fn welcome<T: RawText>(&self, message: Option<&T>, path: &str) -> Result<Option<String>, FixtureError> {
         let Some(message) = message else { return Ok(None) };
-        let length = message.text().chars().count();
-        if length == 0 || length > MAX_WELCOME_CHARS || message.text().contains('\0') {
-            let reason = format!("welcome_message must be 1 to {MAX_WELCOME_CHARS} characters, without NUL");
-            return Err(self.error(message, path, reason));
-        }
-        Ok(Some(message.text().to_owned()))
+        WelcomeTemplate::parse(message.text())
+            .map(|template| Some(template.as_str().to_owned()))
+            .map_err(|e| self.error(message, path, format!("welcome_message: {e}")))
     }
 
     fn unique<T: RawText>(&mut self, kind: Seen, value: &T, path: &str) -> Result<(), FixtureError> {

@@ -2,7 +2,7 @@
 
 use sqlx::PgConnection;
 
-use crate::domain::{KeyHash, PhoneNumber};
+use crate::domain::{ApiKey, KeyHash, PhoneNumber};
 
 /// The organization behind an active API key, if any.
 pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sqlx::Result<Option<i64>> {
@@ -16,11 +16,13 @@ pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sql
 
 /// Adds a key (by digest) to the organization named `organization`; false
 /// when there is no such organization.
-pub async fn add_api_key(conn: &mut PgConnection, organization: &str, key: &KeyHash) -> sqlx::Result<bool> {
+pub async fn add_api_key(conn: &mut PgConnection, organization: &str, key: &ApiKey) -> sqlx::Result<bool> {
+    let key_hash = key.hash();
     let added = sqlx::query!(
-        "INSERT INTO api_keys (organization_id, key_hash) SELECT id, $2 FROM organizations WHERE name = $1",
+        "INSERT INTO api_keys (organization_id, key_hash, prefix) SELECT id, $2, $3 FROM organizations WHERE name = $1",
         organization,
-        key.as_ref(),
+        key_hash.as_ref(),
+        key.display_prefix(),
     )
     .execute(conn)
     .await?;

@@ -78,10 +78,12 @@ async fn upsert_organization(
     for key in &organization.api_keys {
         let key_hash = key.hash();
         sqlx::query!(
-            "INSERT INTO api_keys (organization_id, key_hash) VALUES ($1, $2)
-             ON CONFLICT (key_hash) DO UPDATE SET organization_id = EXCLUDED.organization_id, revoked_at = NULL",
+            "INSERT INTO api_keys (organization_id, key_hash, prefix) VALUES ($1, $2, $3)
+             ON CONFLICT (key_hash) DO UPDATE
+                 SET organization_id = EXCLUDED.organization_id, revoked_at = NULL, prefix = EXCLUDED.prefix",
             organization_id,
             key_hash.as_ref(),
+            key.display_prefix(),
         )
         .execute(&mut *tx)
         .await?;

@@ -7,5 +7,6 @@ pub mod fixtures;
 pub mod inspection;
 mod pool;
 pub mod retention;
+pub mod tenants;
 
 pub use pool::{MIGRATOR, connect, connect_with, is_ready};

@@ -31,9 +31,21 @@ impl ApiKey {
         Ok(Self(raw.to_owned()))
     }
 
+    /// A new random key: 128 bits as 32 hex digits, the shape of Instaply's keys.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+
     /// The key itself, for the one moment it is shown to whoever created it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The leading characters shown when keys are listed: at most four, and
+    /// at most a quarter of the key, so a short key is not given away.
+    pub fn display_prefix(&self) -> Option<String> {
+        let shown = (self.0.len() / 4).min(4);
+        (shown > 0).then(|| self.0[..shown].to_owned())
     }
 
     /// The digest stored in place of the key. Keys are random tokens, not
@@ -77,6 +89,22 @@ mod tests {
         for raw in ["ke\0y", "ke\ny", "clé", "\u{7f}"] {
             assert_eq!(ApiKey::parse(raw), Err(ApiKeyError::Malformed), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn the_display_prefix_never_shows_more_than_a_quarter() {
+        assert_eq!(
+            ApiKey::parse("a73d5034210f702515128ac61193cd21")
+                .unwrap()
+                .display_prefix()
+                .as_deref(),
+            Some("a73d")
+        );
+        assert_eq!(
+            ApiKey::parse("abcdefgh").unwrap().display_prefix().as_deref(),
+            Some("ab")
+        );
+        assert_eq!(ApiKey::parse("abc").unwrap().display_prefix(), None);
     }
 
     #[test]

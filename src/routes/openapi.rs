@@ -17,6 +17,7 @@ use crate::domain::FieldErrors;
     tags(
         (name = "hook", description = "What IVR platforms call while a caller is on the line"),
         (name = "inspection", description = "What the gateway recorded, for tests that use it as a double"),
+        (name = "administration", description = "Organizations, API keys, stores, business numbers, opt-outs"),
         (name = "health", description = "Liveness and readiness"),
     ),
     modifiers(&AdminBearer)

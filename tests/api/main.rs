@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, a fresh database each.
 
 mod admin;
+mod administration;
 mod body_decoding;
 mod cli;
 mod database_outage;

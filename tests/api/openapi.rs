@@ -27,15 +27,33 @@ async fn the_openapi_document_describes_every_operation() {
     assert_eq!(
         operations,
         [
+            "DELETE /admin/keys/{id}",
+            "DELETE /admin/organizations/{id}",
+            "DELETE /admin/organizations/{id}/opt-outs/{phone}",
+            "DELETE /admin/stores/{id}",
+            "DELETE /admin/stores/{id}/phones/{phone}",
             "GET /admin/calls",
             "GET /admin/events",
+            "GET /admin/organizations",
+            "GET /admin/organizations/{id}",
+            "GET /admin/organizations/{id}/keys",
+            "GET /admin/organizations/{id}/opt-outs",
+            "GET /admin/organizations/{id}/stores",
             "GET /admin/sms",
+            "GET /admin/stores/{id}",
             "GET /healthz",
             "GET /readyz",
             "GET /v1/ivr",
+            "PATCH /admin/organizations/{id}",
+            "PATCH /admin/stores/{id}",
             "POST /admin/fixtures",
+            "POST /admin/organizations",
+            "POST /admin/organizations/{id}/keys",
+            "POST /admin/organizations/{id}/stores",
             "POST /admin/reset",
             "POST /v1/ivr",
+            "PUT /admin/organizations/{id}/opt-outs/{phone}",
+            "PUT /admin/stores/{id}/phones/{phone}",
         ]
     );
     let hook = &document["paths"]["/v1/ivr"]["get"]["responses"];

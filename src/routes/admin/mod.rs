@@ -5,6 +5,9 @@ mod auth;
 mod events;
 mod fixtures;
 mod inspection;
+mod json;
+mod organizations;
+mod stores;
 
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
@@ -26,11 +29,38 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .service(inspection::reset)
             .service(fixtures::load)
             .service(events::stream_events)
+            .service(organizations::list)
+            .service(organizations::create)
+            .service(organizations::show)
+            .service(organizations::update)
+            .service(organizations::remove)
+            .service(organizations::list_keys)
+            .service(organizations::create_key)
+            .service(organizations::revoke_key)
+            .service(organizations::list_opt_outs)
+            .service(organizations::add_opt_out)
+            .service(organizations::remove_opt_out)
+            .service(stores::list)
+            .service(stores::create)
+            .service(stores::show)
+            .service(stores::update)
+            .service(stores::remove)
+            .service(stores::add_phone)
+            .service(stores::remove_phone)
             .route("/calls", only("GET"))
             .route("/sms", only("GET"))
             .route("/events", only("GET"))
             .route("/reset", only("POST"))
-            .route("/fixtures", only("POST")),
+            .route("/fixtures", only("POST"))
+            .route("/organizations", only("GET, POST"))
+            .route("/organizations/{id}", only("GET, PATCH, DELETE"))
+            .route("/organizations/{id}/keys", only("GET, POST"))
+            .route("/keys/{id}", only("DELETE"))
+            .route("/organizations/{id}/opt-outs", only("GET"))
+            .route("/organizations/{id}/opt-outs/{phone}", only("PUT, DELETE"))
+            .route("/organizations/{id}/stores", only("GET, POST"))
+            .route("/stores/{id}", only("GET, PATCH, DELETE"))
+            .route("/stores/{id}/phones/{phone}", only("PUT, DELETE")),
     );
 }
 
