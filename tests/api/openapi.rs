@@ -105,7 +105,11 @@ async fn every_resource_answers_other_methods_with_405_and_allow() {
 
 #[tokio::test]
 async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token() {
-    let app = spawn_app_with(TestSettings { admin_token: Some("right-token"), ..Default::default() }).await;
+    let app = spawn_app_with(TestSettings {
+        admin_token: Some("right-token"),
+        ..Default::default()
+    })
+    .await;
     let document: Value = serde_json::from_str(&app.request(reqwest::Method::GET, "/openapi.json").await.body).unwrap();
     let mut checked = 0;
     for (path, methods) in document["paths"].as_object().unwrap() {
@@ -114,7 +118,11 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
         }
         let concrete = path.replace("{id}", "1").replace("{phone}", "%2B14151234567");
         for method in methods.as_object().unwrap().keys() {
-            assert_eq!(methods[method]["security"][0]["admin_token"], serde_json::json!([]), "{method} {path}");
+            assert_eq!(
+                methods[method]["security"][0]["admin_token"],
+                serde_json::json!([]),
+                "{method} {path}"
+            );
             let method: reqwest::Method = method.to_uppercase().parse().unwrap();
             for token in [None, Some("Bearer wrong-token")] {
                 let mut request = app.client.request(method.clone(), format!("{}{concrete}", app.address));
@@ -123,7 +131,10 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
                 }
                 let response = request.send().await.unwrap();
                 assert_eq!(response.status(), 401, "{method} {path} with {token:?}");
-                assert_eq!(response.text().await.unwrap(), r#"{"authorization":"Missing or invalid bearer token"}"#);
+                assert_eq!(
+                    response.text().await.unwrap(),
+                    r#"{"authorization":"Missing or invalid bearer token"}"#
+                );
             }
             checked += 1;
         }
