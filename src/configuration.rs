@@ -18,6 +18,7 @@ use crate::sms::counters::SmsCounters;
 use crate::sms::retry::RetryPolicy;
 use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
 use crate::sms::worker::{Worker, WorkerSettings};
+use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,9 @@ use crate::sms::worker::{Worker, WorkerSettings};
     about = "The Instaply IVR hook (/v1/ivr), on PostgreSQL"
 )]
 pub struct Cli {
+    /// Log lines as text or JSON.
+    #[arg(long, env = "IVR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

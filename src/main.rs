@@ -7,7 +7,7 @@ use ivr_gateway::configuration::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    ivr_gateway::telemetry::init();
+    ivr_gateway::telemetry::init(cli.log_format);
     let outcome = match cli.command {
         Command::Serve(args) => commands::serve(args).await,
         Command::Migrate(args) => commands::migrate(args).await,

@@ -1,43 +1,81 @@
-//! Logging: a `tracing` subscriber and an access log that never shows a key.
+//! Logging: a `tracing` subscriber (human or JSON), one span per request with
+//! a request id, and an access log that never shows a key.
 
 use std::time::Instant;
 
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber (`RUST_LOG` filters; default `info`).
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    // A second call (tests start many apps in one process) is harmless.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// `IVR_LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, with the request's span fields.
+    Json,
 }
 
-/// One line per request: method, path with the `key` value masked, status, time.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// An incoming id longer than this, or with other characters, is replaced:
+/// it goes into every log line of the request.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Installs the global subscriber on stderr (`RUST_LOG` filters; default `info`).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second call (tests start many apps in one process) is harmless.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
+}
+
+/// Wraps each request in a `request` span (request id, method, path with the
+/// `key` value masked), answers with `X-Request-Id`, and logs one access line.
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().clone();
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_loggable_id(id))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let target = match req.query_string() {
         "" => req.path().to_owned(),
         query => format!("{}?{}", req.path(), redact_query(query)),
     };
-    let response = next.call(req).await?;
-    tracing::info!(
-        target: "access",
-        %method,
-        %target,
-        status = response.status().as_u16(),
-        millis = started.elapsed().as_secs_f64() * 1000.0,
-    );
+    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), target = %target);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "access",
+            status = response.status().as_u16(),
+            millis = started.elapsed().as_secs_f64() * 1000.0,
+        )
+    });
     Ok(response)
+}
+
+fn is_loggable_id(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Replaces the value of every `key` parameter with `***`, leaving the rest
@@ -62,7 +100,7 @@ pub fn redact_query(query: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_query;
+    use super::*;
 
     #[test]
     fn every_spelling_of_the_key_parameter_is_masked() {
@@ -71,5 +109,13 @@ mod tests {
             "key=***&from=%2B1&%6Bey=***&KEY=***&to=+2&keyring=ok"
         );
         assert_eq!(redact_query("key"), "key=***");
+    }
+
+    #[test]
+    fn only_plain_request_ids_are_kept() {
+        assert!(is_loggable_id("3f2a-req_1.a:b"));
+        for bad in ["", "a b", "x\ny", "<script>", &"a".repeat(129)] {
+            assert!(!is_loggable_id(bad), "{bad:?}");
+        }
     }
 }

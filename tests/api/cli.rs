@@ -339,3 +339,64 @@ fn serve_refuses_a_public_bind_without_an_admin_token() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_never_a_secret() {
+    let database = fresh_database().await;
+    let (mut served, base) = Served::start(|command| {
+        command
+            .env("DATABASE_URL", database_url(&database))
+            .env("IVR_LOG_FORMAT", "json")
+            .env("IVR_ADMIN_TOKEN", "admin-s3cret-token")
+    });
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut served.0).await;
+
+    let hook = format!("{base}/v1/ivr?key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567");
+    let answer = client
+        .get(&hook)
+        .header("x-request-id", "req-42.a:b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["x-request-id"], "req-42.a:b");
+    let admin = client
+        .get(format!("{base}/admin/calls"))
+        .header("authorization", "Bearer admin-s3cret-token")
+        .header("token", "bot-s3cret-token")
+        .header("x-request-id", "not loggable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    let generated = admin.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        uuid::Uuid::parse_str(&generated).is_ok(),
+        "a request id is made when the given one is unsafe: {generated}"
+    );
+    assert!(served.terminate().success());
+
+    let mut log = String::new();
+    std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    for secret in [ACME_KEY, "admin-s3cret-token", "bot-s3cret-token"] {
+        assert!(!log.contains(secret), "the log holds a secret: {log}");
+    }
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let access = |id: &str| {
+        lines
+            .iter()
+            .find(|line| line["target"] == "access" && line["span"]["request_id"] == id)
+            .unwrap_or_else(|| panic!("no access line for {id}: {log}"))
+            .clone()
+    };
+    let hook_line = access("req-42.a:b");
+    assert_eq!(hook_line["fields"]["status"], 200);
+    assert_eq!(
+        hook_line["span"]["target"],
+        "/v1/ivr?key=***&from=%2B14151234560&to=%2B14151234567"
+    );
+    assert_eq!(access(&generated)["span"]["method"], "GET");
+}

@@ -198,7 +198,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
     // Logs only on request: RUST_LOG=info cargo test … shows the access log.
     if std::env::var_os("RUST_LOG").is_some() {
-        ivr_gateway::telemetry::init();
+        ivr_gateway::telemetry::init(Default::default());
     }
     let database = fresh_database().await;
     let pool = db::connect_with(database.clone(), 16, Duration::from_secs(10));
