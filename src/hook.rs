@@ -42,20 +42,23 @@ pub async fn answer_call(
         Err(errors) => {
             let mut conn = pool.acquire().await?;
             journal.record(&mut conn, Outcome::InvalidRequest, None, None).await?;
-            return Ok(HookAnswer::Invalid(errors));
+            return Ok(counted(Outcome::InvalidRequest, HookAnswer::Invalid(errors)));
         }
     };
 
     let mut conn = pool.acquire().await?;
     let Some(organization_id) = directory::organization_for_key(&mut conn, &request.key.hash()).await? else {
         journal.record(&mut conn, Outcome::InvalidKey, None, None).await?;
-        return Ok(HookAnswer::InvalidKey);
+        return Ok(counted(Outcome::InvalidKey, HookAnswer::InvalidKey));
     };
     let Some(store) = directory::store_for_number(&mut conn, organization_id, &request.to).await? else {
         journal
             .record(&mut conn, Outcome::NotLinked, Some(organization_id), None)
             .await?;
-        return Ok(HookAnswer::Voice(Outcome::NotLinked, VoiceResponse::not_linked()));
+        return Ok(counted(
+            Outcome::NotLinked,
+            HookAnswer::Voice(Outcome::NotLinked, VoiceResponse::not_linked()),
+        ));
     };
 
     let (outcome, response) = match store.forwarding_number.as_deref() {
@@ -73,7 +76,16 @@ pub async fn answer_call(
         .record(&mut tx, outcome, Some(organization_id), Some((store.store_id, sms)))
         .await?;
     tx.commit().await?;
-    Ok(HookAnswer::Voice(outcome, response))
+    if sms.is_ok() {
+        metrics::counter!("ivr_sms_queued_total").increment(1);
+    }
+    Ok(counted(outcome, HookAnswer::Voice(outcome, response)))
+}
+
+/// Counts an answer whose journal row is committed.
+fn counted(outcome: Outcome, answer: HookAnswer) -> HookAnswer {
+    metrics::counter!("ivr_calls_total", "outcome" => outcome.as_str()).increment(1);
+    answer
 }
 
 /// Queues the welcome SMS unless the caller opted out or is cooling down.

@@ -20,6 +20,8 @@ pub mod fixtures;
 pub mod hook;
 /// Calling a hook as an IVR platform would, and transcribing the answer.
 pub mod ivr_client;
+/// Prometheus metrics.
+pub mod metrics;
 /// Pruning old journal rows and delivered SMS.
 pub mod retention;
 /// HTTP routes, one module per resource.

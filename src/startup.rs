@@ -44,6 +44,7 @@ impl Application {
     pub fn build(state: AppState, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(state);
+        crate::metrics::handle();
         let server = HttpServer::new(move || {
             let (app, openapi) = App::new()
                 .into_utoipa_app()
@@ -52,6 +53,7 @@ impl Application {
                 .configure(routes::ivr::configure)
                 .configure(routes::admin::configure)
                 .configure(routes::health::configure)
+                .configure(routes::metrics::configure)
                 .split_for_parts();
             app.wrap(from_fn(crate::telemetry::access_log))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))

@@ -61,13 +61,18 @@ pub async fn access_log(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    span.in_scope(|| {
-        tracing::info!(
-            target: "access",
-            status = response.status().as_u16(),
-            millis = started.elapsed().as_secs_f64() * 1000.0,
-        )
-    });
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    span.in_scope(|| tracing::info!(target: "access", status, millis = elapsed.as_secs_f64() * 1000.0));
+    // The route pattern, not the path: ids in paths would explode the series.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = response.request().method().to_string();
+    metrics::counter!("ivr_http_requests_total", "route" => route.clone(), "method" => method, "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("ivr_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
     Ok(response)
 }
 

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod body;
 pub mod health;
 pub mod ivr;
+pub mod metrics;
 pub mod openapi;
 
 use actix_web::http::StatusCode;

@@ -1,4 +1,5 @@
-//! Delivery counters, kept in memory for the metrics endpoint to export.
+//! Delivery counters: in memory for tests and callers, and through the
+//! `metrics` facade for `/metrics`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,14 +27,17 @@ pub struct CountersSnapshot {
 impl SmsCounters {
     pub fn delivered(&self) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("ivr_sms_delivered_total").increment(1);
     }
 
     pub fn failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("ivr_sms_failed_total").increment(1);
     }
 
     pub fn retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("ivr_sms_retried_total").increment(1);
     }
 
     pub fn released(&self, count: u64) {

@@ -11,6 +11,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod ivr_outcomes;
+mod metrics;
 mod openapi;
 mod retention;
 mod sink;

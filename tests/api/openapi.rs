@@ -42,6 +42,7 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /admin/sms",
             "GET /admin/stores/{id}",
             "GET /healthz",
+            "GET /metrics",
             "GET /readyz",
             "GET /v1/ivr",
             "PATCH /admin/organizations/{id}",
