@@ -16,6 +16,7 @@ use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::ivr_client::{self, CallRequest};
+use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::retention;
 use crate::routes::admin::AdminToken;
 use crate::sms::counters::SmsCounters;
@@ -44,6 +45,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sms_counters,
             admin_token: AdminToken::new(args.admin_token.as_deref().filter(|t| !t.is_empty())),
             events: Default::default(),
+            limiter: RateLimiter::new(RateLimit {
+                per_second: args.rate_limit,
+                burst: args.rate_burst,
+            }),
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);

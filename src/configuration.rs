@@ -130,6 +130,12 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
     #[command(flatten)]
     pub rules: RulesArgs,
+    /// Hook requests per second allowed per API key, per replica (`0` = no limit).
+    #[arg(long, env = "IVR_RATE_LIMIT", default_value_t = 200.0)]
+    pub rate_limit: f64,
+    /// Requests a key may make at once after a quiet spell.
+    #[arg(long, env = "IVR_RATE_BURST", default_value_t = 400)]
+    pub rate_burst: u32,
     /// Calls and delivered SMS older than this are deleted in the background
     /// (`0` keeps everything). Failed and queued SMS are kept.
     #[arg(long, env = "IVR_RETENTION", default_value = "30d", value_parser = parse_duration)]

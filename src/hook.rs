@@ -9,6 +9,7 @@ use sqlx::{Acquire, PgConnection, PgPool};
 use crate::db::calls::{self, NewCall, Outcome, SmsSkipped};
 use crate::db::directory::{self, StoreRoute};
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
+use crate::rate_limit::RateLimiter;
 use crate::sms::{outbox, welcome};
 use crate::twiml::VoiceResponse;
 
@@ -26,6 +27,8 @@ pub enum HookAnswer {
     Voice(Outcome, VoiceResponse),
     InvalidKey,
     Invalid(FieldErrors),
+    /// The key spent its rate limit; try again after this long.
+    RateLimited(Duration),
 }
 
 /// Answers one call. Every answer is journaled before it is returned: an
@@ -33,6 +36,7 @@ pub enum HookAnswer {
 pub async fn answer_call(
     pool: &PgPool,
     rules: &HookRules,
+    limiter: &RateLimiter,
     method: &'static str,
     raw: &RawIvrRequest,
 ) -> sqlx::Result<HookAnswer> {
@@ -47,10 +51,17 @@ pub async fn answer_call(
     };
 
     let mut conn = pool.acquire().await?;
-    let Some(organization_id) = directory::organization_for_key(&mut conn, &request.key.hash()).await? else {
+    let key_hash = request.key.hash();
+    let Some(organization_id) = directory::organization_for_key(&mut conn, &key_hash).await? else {
         journal.record(&mut conn, Outcome::InvalidKey, None, None).await?;
         return Ok(counted(Outcome::InvalidKey, HookAnswer::InvalidKey));
     };
+    if let Err(wait) = limiter.check(&key_hash) {
+        journal
+            .record(&mut conn, Outcome::RateLimited, Some(organization_id), None)
+            .await?;
+        return Ok(counted(Outcome::RateLimited, HookAnswer::RateLimited(wait)));
+    }
     let Some(store) = directory::store_for_number(&mut conn, organization_id, &request.to).await? else {
         journal
             .record(&mut conn, Outcome::NotLinked, Some(organization_id), None)
@@ -135,6 +146,7 @@ impl Journal<'_> {
         let http_status = match outcome {
             Outcome::InvalidRequest => 400,
             Outcome::InvalidKey => 403,
+            Outcome::RateLimited => 429,
             _ => 200,
         };
         let call = NewCall {

@@ -22,6 +22,8 @@ pub mod hook;
 pub mod ivr_client;
 /// Prometheus metrics.
 pub mod metrics;
+/// The per-key rate limit.
+pub mod rate_limit;
 /// Pruning old journal rows and delivered SMS.
 pub mod retention;
 /// HTTP routes, one module per resource.

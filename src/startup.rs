@@ -14,6 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::events::EventHub;
 use crate::hook::HookRules;
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::routes::admin::AdminToken;
 use crate::routes::openapi::ApiDoc;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub sms_counters: Arc<SmsCounters>,
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
+    /// The per-key rate limit of the hook.
+    pub limiter: RateLimiter,
     /// Live events, started by the first subscriber.
     pub events: OnceLock<EventHub>,
 }

@@ -11,6 +11,7 @@ pub enum Outcome {
     NotLinked,
     InvalidKey,
     InvalidRequest,
+    RateLimited,
 }
 
 impl Outcome {
@@ -21,6 +22,7 @@ impl Outcome {
             Self::NotLinked => "not_linked",
             Self::InvalidKey => "invalid_key",
             Self::InvalidRequest => "invalid_request",
+            Self::RateLimited => "rate_limited",
         }
     }
 }

@@ -142,7 +142,7 @@ async fn bad_filters_are_400s_that_say_what_is_wrong() {
         ),
         (
             "/admin/calls?outcome=ok",
-            r#"{"outcome":"Must be one of: dial, no_forwarding, not_linked, invalid_key, invalid_request"}"#,
+            r#"{"outcome":"Must be one of: dial, no_forwarding, not_linked, invalid_key, invalid_request, rate_limited"}"#,
         ),
         (
             "/admin/sms?status=sent",

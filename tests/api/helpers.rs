@@ -15,6 +15,7 @@ use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::HookRules;
+use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
 use ivr_gateway::startup::{AppState, Application};
 use sqlx::postgres::PgConnectOptions;
@@ -165,6 +166,7 @@ pub struct TestSettings {
     /// Route the application's connections through a proxy the test can cut.
     pub through_proxy: bool,
     pub admin_token: Option<&'static str>,
+    pub rate_limit: RateLimit,
 }
 
 impl Default for TestSettings {
@@ -178,6 +180,10 @@ impl Default for TestSettings {
             fixtures: Some(EXAMPLE_FIXTURES),
             through_proxy: false,
             admin_token: None,
+            rate_limit: RateLimit {
+                per_second: 0.0,
+                burst: 0,
+            },
         }
     }
 }
@@ -221,6 +227,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         sms_counters: Default::default(),
         admin_token: AdminToken::new(settings.admin_token),
         events: Default::default(),
+        limiter: RateLimiter::new(settings.rate_limit),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build(state, listener).unwrap();

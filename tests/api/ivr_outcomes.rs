@@ -145,3 +145,37 @@ async fn unknown_paths_answer_json_404() {
         .await
         .assert_json(404, r#"{"path":"No route for /v2/ivr"}"#);
 }
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_gets_429_with_retry_after_and_is_journaled() {
+    let rate_limit = ivr_gateway::rate_limit::RateLimit {
+        per_second: 0.5,
+        burst: 3,
+    };
+    let app = spawn_app_with(TestSettings {
+        rate_limit,
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..3 {
+        app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    }
+    let refused = app.call(ACME_KEY, CALLER, ACME_SF).await;
+    refused.assert_json(
+        429,
+        r#"{"key":"Rate limit exceeded: at most 0.5 requests per second per key"}"#,
+    );
+    let retry_after: u64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "one token every 2 s: {retry_after}");
+    let call = app.last_call().await;
+    assert_eq!((call.outcome.as_str(), call.http_status), ("rate_limited", 429));
+    assert_eq!(call.organization_id, Some(app.organization_id("Acme Retail").await));
+
+    // Another tenant's key has its own bucket; an unknown key is still a 403.
+    app.call(GLOBEX_KEY, CALLER, GLOBEX_OPERA)
+        .await
+        .assert_twiml("<Response><Dial>+33142685301</Dial></Response>");
+    app.call("unknown", CALLER, ACME_SF)
+        .await
+        .assert_json(403, r#"{"key":"Invalid API Key"}"#);
+}

@@ -31,7 +31,14 @@ impl Listing {
         match self {
             Self::Calls => (
                 "outcome",
-                &["dial", "no_forwarding", "not_linked", "invalid_key", "invalid_request"],
+                &[
+                    "dial",
+                    "no_forwarding",
+                    "not_linked",
+                    "invalid_key",
+                    "invalid_request",
+                    "rate_limited",
+                ],
             ),
             Self::Sms => ("status", &["queued", "delivered", "failed"]),
         }
@@ -52,7 +59,7 @@ struct ListQuery {
         ("from" = Option<String>, Query, description = "Exact caller number (calls) or sender (SMS)"),
         ("to" = Option<String>, Query, description = "Exact business number (calls) or recipient (SMS)"),
         ("outcome" = Option<String>, Query, description = "Only calls with this outcome",
-            pattern = "^(dial|no_forwarding|not_linked|invalid_key|invalid_request)?$"),
+            pattern = "^(dial|no_forwarding|not_linked|invalid_key|invalid_request|rate_limited)?$"),
         ("since" = Option<chrono::DateTime<Utc>>, Query, description = "Only items created at or after this RFC 3339 time"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page", pattern = "^([1-9][0-9]{0,17})?$"),

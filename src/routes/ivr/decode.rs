@@ -45,30 +45,43 @@ pub fn from_query(query: &str) -> RawIvrRequest {
 }
 
 /// Reads a POST body (at most [`MAX_BODY_BYTES`]) and decodes its fields.
+/// The Content-Type is judged before any of the body is read.
 pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<RawIvrRequest, BodyError> {
-    let format = body_format(req)?;
+    let format = body_format(req.headers().get(CONTENT_TYPE).map(|value| value.as_bytes()))?;
     let body = body::read_limited(req, payload, MAX_BODY_BYTES)
         .await
         .map_err(|e| match e {
             body::ReadError::TooLarge => BodyError::TooLarge,
             body::ReadError::Unreadable(cause) => BodyError::Unreadable(cause),
         })?;
+    parse_body(format, &body)
+}
+
+/// [`from_body`] on a body already in memory: what the fuzz target drives.
+pub fn decode_body(content_type: Option<&[u8]>, body: &[u8]) -> Result<RawIvrRequest, BodyError> {
+    let format = body_format(content_type)?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    parse_body(format, body)
+}
+
+fn parse_body(format: BodyFormat, body: &[u8]) -> Result<RawIvrRequest, BodyError> {
     if body.is_empty() {
         return Ok(RawIvrRequest::default());
     }
     match format {
-        BodyFormat::Form => Ok(from_pairs(form_urlencoded::parse(&body))),
-        BodyFormat::Json => from_json(&body),
+        BodyFormat::Form => Ok(from_pairs(form_urlencoded::parse(body))),
+        BodyFormat::Json => from_json(body),
     }
 }
 
-fn body_format(req: &HttpRequest) -> Result<BodyFormat, BodyError> {
-    let Some(header) = req.headers().get(CONTENT_TYPE) else {
+fn body_format(content_type: Option<&[u8]>) -> Result<BodyFormat, BodyError> {
+    let Some(header) = content_type else {
         return Ok(BodyFormat::Json);
     };
-    let unsupported =
-        || BodyError::UnsupportedType(String::from_utf8_lossy(header.as_bytes()).chars().take(100).collect());
-    let value = header.to_str().map_err(|_| unsupported())?;
+    let unsupported = || BodyError::UnsupportedType(String::from_utf8_lossy(header).chars().take(100).collect());
+    let value = std::str::from_utf8(header).map_err(|_| unsupported())?;
     let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(BodyFormat::Json),

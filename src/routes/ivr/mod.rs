@@ -1,6 +1,6 @@
 //! `GET|POST /v1/ivr`: HTTP in, [`crate::hook`] answer out.
 
-mod decode;
+pub mod decode;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
@@ -45,6 +45,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         (status = 400, description = "One sentence per bad field", body = FieldErrors,
             example = json!({"to": "Missing parameter"})),
         (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
+            example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
         (status = 503, description = "The database cannot be reached", body = FieldErrors,
             headers(("Retry-After" = String)), example = json!({"service": "Temporarily unavailable"})),
     )
@@ -73,6 +75,8 @@ async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         (status = 400, description = "One sentence per bad field, or `body` when it does not parse", body = FieldErrors,
             example = json!({"from": "Must be a JSON string, not a number"})),
         (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
+            example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
         (status = 413, description = "Body over 16 KiB", body = FieldErrors, example = json!({"body": "Request body over 16384 bytes"})),
         (status = 415, description = "Neither JSON nor form-encoded", body = FieldErrors),
         (status = 503, description = "The database cannot be reached", body = FieldErrors,
@@ -111,7 +115,7 @@ struct IvrFields {
 async fn answer(state: &AppState, method: &'static str, raw: RawIvrRequest) -> Result<HttpResponse, IvrError> {
     let answer = tokio::time::timeout(
         state.db_timeout,
-        hook::answer_call(&state.pool, &state.rules, method, &raw),
+        hook::answer_call(&state.pool, &state.rules, &state.limiter, method, &raw),
     )
     .await
     .map_err(|_| IvrError::Unavailable("the database did not answer in time".to_owned()))?
@@ -122,6 +126,22 @@ async fn answer(state: &AppState, method: &'static str, raw: RawIvrRequest) -> R
             .body(response.to_xml()),
         HookAnswer::InvalidKey => json(StatusCode::FORBIDDEN, r#"{"key":"Invalid API Key"}"#.to_owned()),
         HookAnswer::Invalid(errors) => json(StatusCode::BAD_REQUEST, errors.to_json()),
+        HookAnswer::RateLimited(wait) => {
+            let message = format!(
+                "Rate limit exceeded: at most {} requests per second per key",
+                state.limiter.limit().per_second
+            );
+            let mut response = json(
+                StatusCode::TOO_MANY_REQUESTS,
+                FieldErrors::single("key", message).to_json(),
+            );
+            // Whole seconds, rounded up, at least one.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds.max(1)));
+            response
+        }
     })
 }
 
