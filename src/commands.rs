@@ -6,8 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::PgPool;
-use tokio::sync::watch;
+use sqlx::migrate::MigrateError;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::{Semaphore, watch};
 
 use crate::configuration::{CallArgs, DatabaseArgs, KeysCommand, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
 use crate::db;
@@ -21,7 +23,7 @@ use crate::retention;
 use crate::routes::admin::AdminToken;
 use crate::sms::counters::SmsCounters;
 use crate::sms::queue;
-use crate::startup::{AppState, Application};
+use crate::startup::{AppState, Application, Limits};
 
 /// How long start-up waits for a database that is not reachable yet (a
 /// container still booting) before giving up.
@@ -49,6 +51,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 per_second: args.rate_limit,
                 burst: args.rate_burst,
             }),
+            limits: Limits {
+                request_timeout: args.request_timeout,
+                max_in_flight: args.max_in_flight as usize,
+                max_connections: args.max_connections as usize,
+            },
+            in_flight: Semaphore::new(args.max_in_flight as usize),
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
@@ -197,7 +205,10 @@ pub async fn seed_file(pool: &PgPool, path: &Path, level: PhoneValidation) -> an
 
 /// The pool, and the embedded cluster behind it when there is no DATABASE_URL.
 struct Database {
+    /// Serves requests: its statements are bounded by IVR_DB_STATEMENT_TIMEOUT.
     pool: PgPool,
+    /// For migrations, on a connection of their own without that bound.
+    options: PgConnectOptions,
     cluster: Option<EmbeddedPostgres>,
 }
 
@@ -217,16 +228,24 @@ impl Database {
                 (cluster.url(), Some(cluster))
             }
         };
-        let pool = db::connect(&url, args.db_pool_size, args.db_timeout)?;
-        Ok(Self { pool, cluster })
+        let options = db::parse_url(&url)?;
+        let bounded = db::with_statement_timeout(options.clone(), args.db_statement_timeout);
+        let pool = db::connect_with(bounded, args.db_pool_size, args.db_timeout);
+        Ok(Self { pool, options, cluster })
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
         let started = Instant::now();
         loop {
-            match db::MIGRATOR.run(&self.pool).await {
+            let migrated = async {
+                let mut conn = PgConnection::connect_with(&self.options)
+                    .await
+                    .map_err(MigrateError::Execute)?;
+                db::MIGRATOR.run(&mut conn).await
+            };
+            match migrated.await {
                 Ok(()) => return Ok(()),
-                Err(sqlx::migrate::MigrateError::Execute(error))
+                Err(MigrateError::Execute(error))
                     if is_connection_error(&error) && started.elapsed() < DATABASE_WAIT =>
                 {
                     tracing::warn!(%error, "database not reachable yet; retrying");

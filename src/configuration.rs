@@ -113,6 +113,10 @@ pub struct DatabaseArgs {
     /// How long a request may wait for the database before answering 503.
     #[arg(long, env = "IVR_DB_TIMEOUT", default_value = "3s", value_parser = parse_duration)]
     pub db_timeout: Duration,
+    /// PostgreSQL cancels a statement running longer than this (keep it under
+    /// IVR_DB_TIMEOUT, so the database gives up first and the connection stays usable).
+    #[arg(long, env = "IVR_DB_STATEMENT_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub db_statement_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,6 +129,16 @@ pub struct ServeArgs {
     /// Fixtures file loaded at start-up (idempotent).
     #[arg(long, env = "IVR_FIXTURES")]
     pub fixtures: Option<PathBuf>,
+    /// Longest a hook request may take, body included, before a 503.
+    #[arg(long, env = "IVR_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Hook requests handled at once; beyond it they are shed with a 503 at
+    /// once rather than queued.
+    #[arg(long, env = "IVR_MAX_IN_FLIGHT", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+    /// Open connections per HTTP worker thread; beyond it new ones wait to be accepted.
+    #[arg(long, env = "IVR_MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
     /// Bearer token for `/admin`. Required for any bind other than loopback.
     #[arg(long, env = "IVR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

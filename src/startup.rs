@@ -13,6 +13,8 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::events::EventHub;
+use tokio::sync::Semaphore;
+
 use crate::hook::HookRules;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
@@ -32,8 +34,32 @@ pub struct AppState {
     pub admin_token: AdminToken,
     /// The per-key rate limit of the hook.
     pub limiter: RateLimiter,
+    pub limits: Limits,
+    /// Permits for hook requests in flight ([`Limits::max_in_flight`]).
+    pub in_flight: Semaphore,
     /// Live events, started by the first subscriber.
     pub events: OnceLock<EventHub>,
+}
+
+/// Bounds that keep overload from turning into unbounded queues.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Longest a hook request may take, body included.
+    pub request_timeout: Duration,
+    /// Hook requests at once; the next is shed with a 503.
+    pub max_in_flight: usize,
+    /// Open connections per HTTP worker.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(10),
+            max_in_flight: 1024,
+            max_connections: 25_000,
+        }
+    }
 }
 
 /// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)
@@ -46,6 +72,7 @@ pub struct Application {
 impl Application {
     pub fn build(state: AppState, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
+        let max_connections = state.limits.max_connections;
         let state = web::Data::new(state);
         crate::metrics::handle();
         let server = HttpServer::new(move || {
@@ -62,6 +89,7 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
                 .default_service(web::to(routes::not_found))
         })
+        .max_connections(max_connections)
         .listen(listener)?
         .shutdown_timeout(10)
         .run();

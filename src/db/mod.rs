@@ -9,4 +9,4 @@ mod pool;
 pub mod retention;
 pub mod tenants;
 
-pub use pool::{MIGRATOR, connect, connect_with, is_ready};
+pub use pool::{MIGRATOR, connect, connect_with, is_ready, parse_url, with_statement_timeout};

@@ -14,8 +14,11 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// A lazily connected pool: the service starts and answers 503 while the
 /// database is away, and reconnects by itself when it is back.
 pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")?;
-    Ok(connect_with(options, max_connections, acquire_timeout))
+    Ok(connect_with(parse_url(url)?, max_connections, acquire_timeout))
+}
+
+pub fn parse_url(url: &str) -> anyhow::Result<PgConnectOptions> {
+    url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")
 }
 
 /// [`connect`] for options already parsed.
@@ -27,6 +30,12 @@ pub fn connect_with(options: PgConnectOptions, max_connections: u32, acquire_tim
         // before use rather than fail a caller's request with it.
         .test_before_acquire(true)
         .connect_lazy_with(options.application_name("ivr-gateway"))
+}
+
+/// Options whose connections cancel any statement running past `timeout`, so
+/// that a stuck query frees its connection instead of holding it.
+pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgConnectOptions {
+    options.options([("statement_timeout", timeout.as_millis().to_string())])
 }
 
 /// Ready means reachable and at the schema version this binary expects.

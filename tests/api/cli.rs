@@ -400,3 +400,43 @@ async fn json_logs_carry_the_request_id_and_never_a_secret() {
     );
     assert_eq!(access(&generated)["span"]["method"], "GET");
 }
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    let database = fresh_database().await;
+    let (mut served, base) = Served::start(|command| command.env("DATABASE_URL", database_url(&database)));
+    let client = reqwest::Client::new();
+    wait_ready(&client, &base, &mut served.0).await;
+    // Hold the cool-down row the call needs, so the call is in flight on SIGTERM.
+    let pool = ivr_gateway::db::connect_with(database, 2, Duration::from_secs(5));
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO welcome_cooldowns (store_id, caller, sent_at)
+         SELECT id, '+14151234560', now() - interval '2 days' FROM stores WHERE name = 'Acme San Francisco'",
+    )
+    .execute(&mut *blocker)
+    .await
+    .unwrap();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        let base = base.clone();
+        async move { example_request(&client, &base).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(served.0.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        served.0.try_wait().unwrap().is_none(),
+        "serve must wait for the request in flight"
+    );
+    blocker.rollback().await.unwrap();
+    assert_eq!(in_flight.await.unwrap(), (200, DIAL_ACME_SF.to_owned()));
+    // The server is another process: waiting on it here blocks nothing it needs.
+    assert!(served.0.wait().unwrap().success());
+    let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM calls")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(calls, 1, "the call was journaled before the process left");
+}

@@ -17,7 +17,7 @@ use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::HookRules;
 use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
-use ivr_gateway::startup::{AppState, Application};
+use ivr_gateway::startup::{AppState, Application, Limits};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{Mutex, OnceCell};
@@ -167,6 +167,9 @@ pub struct TestSettings {
     pub through_proxy: bool,
     pub admin_token: Option<&'static str>,
     pub rate_limit: RateLimit,
+    pub limits: Limits,
+    /// PostgreSQL's statement_timeout on the application's connections.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for TestSettings {
@@ -184,6 +187,8 @@ impl Default for TestSettings {
                 per_second: 0.0,
                 burst: 0,
             },
+            limits: Limits::default(),
+            statement_timeout: None,
         }
     }
 }
@@ -220,6 +225,10 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
     } else {
         (database.clone(), None)
     };
+    let app_options = match settings.statement_timeout {
+        Some(timeout) => db::with_statement_timeout(app_options, timeout),
+        None => app_options,
+    };
     let state = AppState {
         pool: db::connect_with(app_options, 8, settings.db_timeout),
         rules: settings.rules,
@@ -228,6 +237,8 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         admin_token: AdminToken::new(settings.admin_token),
         events: Default::default(),
         limiter: RateLimiter::new(settings.rate_limit),
+        limits: settings.limits,
+        in_flight: tokio::sync::Semaphore::new(settings.limits.max_in_flight),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let app = Application::build(state, listener).unwrap();

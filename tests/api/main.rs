@@ -11,6 +11,7 @@ mod fixtures;
 mod health;
 mod helpers;
 mod ivr_outcomes;
+mod limits;
 mod metrics;
 mod openapi;
 mod retention;

@@ -53,7 +53,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 )]
 #[get("/v1/ivr")]
 async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
-    answer(&state, "GET", decode::from_query(req.query_string())).await
+    bounded(&state, async {
+        answer(&state, "GET", decode::from_query(req.query_string())).await
+    })
+    .await
 }
 
 /// Answer a call, fields in a JSON or form body (a field missing from the body is taken from the query string).
@@ -89,10 +92,28 @@ async fn ivr_post(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IvrError> {
-    let raw = decode::from_body(&req, payload)
-        .await?
-        .or(decode::from_query(req.query_string()));
-    answer(&state, "POST", raw).await
+    bounded(&state, async {
+        let raw = decode::from_body(&req, payload)
+            .await?
+            .or(decode::from_query(req.query_string()));
+        answer(&state, "POST", raw).await
+    })
+    .await
+}
+
+/// Sheds the request at once when too many are in flight, and bounds the
+/// time it may take, body included: overload gives fast 503s, not queues.
+async fn bounded(
+    state: &AppState,
+    handle: impl Future<Output = Result<HttpResponse, IvrError>>,
+) -> Result<HttpResponse, IvrError> {
+    let _permit = state
+        .in_flight
+        .try_acquire()
+        .map_err(|_| IvrError::Unavailable("overloaded: request shed".to_owned()))?;
+    tokio::time::timeout(state.limits.request_timeout, handle)
+        .await
+        .map_err(|_| IvrError::Unavailable("the request took longer than IVR_REQUEST_TIMEOUT".to_owned()))?
 }
 
 /// The fields of a hook request body, as JSON strings or form fields.

@@ -1,0 +1,106 @@
+//! Overload and slowness end in fast 503s, never in hangs or queues; a
+//! shutdown lets the request in flight finish.
+
+use std::time::{Duration, Instant};
+
+use ivr_gateway::startup::Limits;
+
+use crate::helpers::*;
+
+const UNAVAILABLE: &str = r#"{"service":"Temporarily unavailable"}"#;
+
+/// Holds the (Acme SF, CALLER) cool-down row in an open transaction, so the
+/// hook's transaction for that call waits on it.
+async fn hold_cooldown_row(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let store = app.store_id("Acme San Francisco").await;
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO welcome_cooldowns (store_id, caller, sent_at) VALUES ($1, $2, now() - interval '2 days')")
+        .bind(store)
+        .bind(CALLER)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    blocker
+}
+
+fn blocked_call(app: &TestApp) -> tokio::task::JoinHandle<reqwest::Response> {
+    let url = format!(
+        "{}/v1/ivr?key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567",
+        app.address
+    );
+    let client = app.client.clone();
+    tokio::spawn(async move { client.get(url).send().await.unwrap() })
+}
+
+#[tokio::test]
+async fn the_statement_timeout_turns_a_stuck_database_into_a_503() {
+    let settings = TestSettings {
+        db_timeout: Duration::from_secs(30),
+        statement_timeout: Some(Duration::from_millis(300)),
+        ..Default::default()
+    };
+    let app = spawn_app_with(settings).await;
+    let blocker = hold_cooldown_row(&app).await;
+    let started = Instant::now();
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_json(503, UNAVAILABLE);
+    // A bound, not a benchmark: the 30 s request budget was not what ended it.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    blocker.rollback().await.unwrap();
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+}
+
+#[tokio::test]
+async fn requests_beyond_the_in_flight_limit_are_shed_at_once() {
+    let limits = Limits {
+        max_in_flight: 1,
+        ..Limits::default()
+    };
+    let app = spawn_app_with(TestSettings {
+        limits,
+        db_timeout: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await;
+    let blocker = hold_cooldown_row(&app).await;
+    let stuck = blocked_call(&app);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let shed = app.call(ACME_KEY, "+14155550123", ACME_OAKLAND).await;
+    shed.assert_json(503, UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "shedding must not wait: {:?}",
+        started.elapsed()
+    );
+    blocker.rollback().await.unwrap();
+    assert_eq!(
+        stuck.await.unwrap().status(),
+        200,
+        "the request in flight still completes"
+    );
+    app.call(ACME_KEY, "+14155550123", ACME_OAKLAND)
+        .await
+        .assert_twiml(NO_FORWARDING);
+}
+
+#[tokio::test]
+async fn a_request_over_the_request_timeout_is_a_503() {
+    let limits = Limits {
+        request_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let app = spawn_app_with(TestSettings {
+        limits,
+        db_timeout: Duration::from_secs(30),
+        ..Default::default()
+    })
+    .await;
+    let blocker = hold_cooldown_row(&app).await;
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_json(503, UNAVAILABLE);
+    blocker.rollback().await.unwrap();
+    assert_eq!(app.sms_count().await, 0, "a timed-out call leaves nothing behind");
+}
