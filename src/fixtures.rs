@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
-use crate::domain::{ApiKey, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
+use crate::domain::{ApiKey, ApiKeyError, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
 
 /// Where in a document a refusal points.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +48,8 @@ pub struct OrganizationFixture {
     pub name: String,
     pub api_keys: Vec<ApiKey>,
     pub welcome_message: Option<String>,
+    /// Set: calls must carry a valid X-Twilio-Signature made with it.
+    pub twilio_auth_token: Option<String>,
     pub stores: Vec<StoreFixture>,
 }
 
@@ -149,6 +151,7 @@ struct OrganizationEntry<T> {
     #[serde(default)]
     api_keys: Vec<T>,
     welcome_message: Option<T>,
+    twilio_auth_token: Option<T>,
     #[serde(default)]
     stores: Vec<StoreEntry<T>>,
 }
@@ -222,6 +225,19 @@ impl<'a> Validator<'a> {
             self.unique(Seen::Key, key, &key_path)?;
         }
         let welcome_message = self.welcome(entry.welcome_message.as_ref(), &format!("{path}.welcome_message"))?;
+        let twilio_auth_token = entry
+            .twilio_auth_token
+            .as_ref()
+            .map(|token| {
+                parse_twilio_token(token.text()).map_err(|e| {
+                    self.error(
+                        token,
+                        &format!("{path}.twilio_auth_token"),
+                        format!("twilio_auth_token: {e}"),
+                    )
+                })
+            })
+            .transpose()?;
         let mut stores = Vec::with_capacity(entry.stores.len());
         for (index, store) in entry.stores.into_iter().enumerate() {
             stores.push(self.store(store, &format!("{path}.stores[{index}]"))?);
@@ -230,6 +246,7 @@ impl<'a> Validator<'a> {
             name,
             api_keys,
             welcome_message,
+            twilio_auth_token,
             stores,
         })
     }
@@ -322,6 +339,12 @@ impl Seen {
             Self::Key => "this api key is".to_owned(),
         }
     }
+}
+
+/// A Twilio auth token: 1 to 128 printable ASCII characters (Twilio's are 32
+/// hex digits). The same rule as API keys.
+pub fn parse_twilio_token(raw: &str) -> Result<String, ApiKeyError> {
+    ApiKey::parse(raw).map(|token| token.expose().to_owned())
 }
 
 fn line_of(source: &str, offset: usize) -> usize {
@@ -423,5 +446,21 @@ mod tests {
             fixtures.opt_outs[0].location,
             Location::Path("opt_outs[0].organization".into())
         );
+    }
+
+    #[test]
+    fn an_organization_may_require_twilio_signatures() {
+        let source = "[[organizations]]\nname = \"A\"\ntwilio_auth_token = \"0123456789abcdef0123456789abcdef\"\n";
+        let fixtures = Fixtures::from_toml(source, PhoneValidation::Possible).unwrap();
+        assert_eq!(
+            fixtures.organizations[0].twilio_auth_token.as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        let error = Fixtures::from_toml(
+            "[[organizations]]\nname = \"A\"\n\ntwilio_auth_token = \"\"\n",
+            PhoneValidation::Possible,
+        )
+        .unwrap_err();
+        assert_eq!(error.to_string(), "line 4: twilio_auth_token: Missing parameter");
     }
 }

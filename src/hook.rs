@@ -11,6 +11,7 @@ use crate::db::directory::{self, StoreRoute};
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
 use crate::rate_limit::RateLimiter;
 use crate::sms::{outbox, welcome};
+use crate::twilio_signature::SignedRequest;
 use crate::twiml::VoiceResponse;
 
 /// The rules a deployment chooses (CONTRACT section 8).
@@ -29,6 +30,8 @@ pub enum HookAnswer {
     Invalid(FieldErrors),
     /// The key spent its rate limit; try again after this long.
     RateLimited(Duration),
+    /// The organization requires Twilio's signature, and this one is wrong or missing.
+    InvalidSignature,
 }
 
 /// Answers one call. Every answer is journaled before it is returned: an
@@ -37,6 +40,7 @@ pub async fn answer_call(
     pool: &PgPool,
     rules: &HookRules,
     limiter: &RateLimiter,
+    signed: &SignedRequest,
     method: &'static str,
     raw: &RawIvrRequest,
 ) -> sqlx::Result<HookAnswer> {
@@ -52,10 +56,19 @@ pub async fn answer_call(
 
     let mut conn = pool.acquire().await?;
     let key_hash = request.key.hash();
-    let Some(organization_id) = directory::organization_for_key(&mut conn, &key_hash).await? else {
+    let Some(owner) = directory::organization_for_key(&mut conn, &key_hash).await? else {
         journal.record(&mut conn, Outcome::InvalidKey, None, None).await?;
         return Ok(counted(Outcome::InvalidKey, HookAnswer::InvalidKey));
     };
+    let organization_id = owner.organization_id;
+    if let Some(token) = owner.twilio_auth_token.as_deref()
+        && !signed.verify(token)
+    {
+        journal
+            .record(&mut conn, Outcome::InvalidSignature, Some(organization_id), None)
+            .await?;
+        return Ok(counted(Outcome::InvalidSignature, HookAnswer::InvalidSignature));
+    }
     if let Err(wait) = limiter.check(&key_hash) {
         journal
             .record(&mut conn, Outcome::RateLimited, Some(organization_id), None)
@@ -147,6 +160,7 @@ impl Journal<'_> {
             Outcome::InvalidRequest => 400,
             Outcome::InvalidKey => 403,
             Outcome::RateLimited => 429,
+            Outcome::InvalidSignature => 403,
             _ => 200,
         };
         let call = NewCall {

@@ -34,5 +34,7 @@ pub mod sms;
 pub mod startup;
 /// Logging and the redacted access log.
 pub mod telemetry;
+/// Twilio's request signatures.
+pub mod twilio_signature;
 /// TwiML answers.
 pub mod twiml;

@@ -12,6 +12,7 @@ pub enum Outcome {
     InvalidKey,
     InvalidRequest,
     RateLimited,
+    InvalidSignature,
 }
 
 impl Outcome {
@@ -23,6 +24,7 @@ impl Outcome {
             Self::InvalidKey => "invalid_key",
             Self::InvalidRequest => "invalid_request",
             Self::RateLimited => "rate_limited",
+            Self::InvalidSignature => "invalid_signature",
         }
     }
 }

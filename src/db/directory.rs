@@ -4,10 +4,20 @@ use sqlx::PgConnection;
 
 use crate::domain::{ApiKey, KeyHash, PhoneNumber};
 
-/// The organization behind an active API key, if any.
-pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar!(
-        "SELECT organization_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+/// The organization behind an active API key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub organization_id: i64,
+    /// Set when the organization wants its calls signed by Twilio.
+    pub twilio_auth_token: Option<String>,
+}
+
+pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sqlx::Result<Option<KeyOwner>> {
+    sqlx::query_as!(
+        KeyOwner,
+        "SELECT k.organization_id, o.twilio_auth_token
+         FROM api_keys k JOIN organizations o ON o.id = k.organization_id
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
         key.as_ref()
     )
     .fetch_optional(conn)

@@ -65,11 +65,13 @@ async fn upsert_organization(
     applied: &mut Applied,
 ) -> sqlx::Result<()> {
     let organization_id = sqlx::query_scalar!(
-        "INSERT INTO organizations (name, welcome_message) VALUES ($1, $2)
-         ON CONFLICT (name) DO UPDATE SET welcome_message = EXCLUDED.welcome_message
+        "INSERT INTO organizations (name, welcome_message, twilio_auth_token) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE
+             SET welcome_message = EXCLUDED.welcome_message, twilio_auth_token = EXCLUDED.twilio_auth_token
          RETURNING id",
         organization.name,
         organization.welcome_message,
+        organization.twilio_auth_token,
     )
     .fetch_one(&mut *tx)
     .await?;

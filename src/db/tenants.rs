@@ -12,6 +12,8 @@ pub struct Organization {
     pub id: i64,
     pub name: String,
     pub welcome_message: Option<String>,
+    /// Calls must carry a valid X-Twilio-Signature (the token itself is never shown).
+    pub twilio_signature_required: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -65,7 +67,8 @@ impl<T> Change<T> {
 pub async fn organizations(pool: &PgPool) -> sqlx::Result<Vec<Organization>> {
     sqlx::query_as!(
         Organization,
-        "SELECT id, name, welcome_message, created_at FROM organizations ORDER BY name"
+        r#"SELECT id, name, welcome_message, twilio_auth_token IS NOT NULL AS "twilio_signature_required!", created_at
+           FROM organizations ORDER BY name"#
     )
     .fetch_all(pool)
     .await
@@ -74,7 +77,8 @@ pub async fn organizations(pool: &PgPool) -> sqlx::Result<Vec<Organization>> {
 pub async fn organization(pool: &PgPool, id: i64) -> sqlx::Result<Option<Organization>> {
     sqlx::query_as!(
         Organization,
-        "SELECT id, name, welcome_message, created_at FROM organizations WHERE id = $1",
+        r#"SELECT id, name, welcome_message, twilio_auth_token IS NOT NULL AS "twilio_signature_required!", created_at
+           FROM organizations WHERE id = $1"#,
         id
     )
     .fetch_optional(pool)
@@ -86,12 +90,15 @@ pub async fn create_organization(
     pool: &PgPool,
     name: &Name,
     welcome: Option<&WelcomeTemplate>,
+    twilio_auth_token: Option<&str>,
 ) -> sqlx::Result<Organization> {
     sqlx::query_as!(
         Organization,
-        "INSERT INTO organizations (name, welcome_message) VALUES ($1, $2) RETURNING id, name, welcome_message, created_at",
+        r#"INSERT INTO organizations (name, welcome_message, twilio_auth_token) VALUES ($1, $2, $3)
+           RETURNING id, name, welcome_message, twilio_auth_token IS NOT NULL AS "twilio_signature_required!", created_at"#,
         name.as_str(),
         welcome.map(WelcomeTemplate::as_str),
+        twilio_auth_token,
     )
     .fetch_one(pool)
     .await
@@ -102,19 +109,24 @@ pub async fn update_organization(
     id: i64,
     name: Option<&Name>,
     welcome: &Change<WelcomeTemplate>,
+    twilio_auth_token: &Change<String>,
 ) -> sqlx::Result<Option<Organization>> {
     let (change_welcome, welcome) = welcome.parts();
+    let (change_token, token) = twilio_auth_token.parts();
     sqlx::query_as!(
         Organization,
-        "UPDATE organizations
-         SET name = coalesce($2, name),
-             welcome_message = CASE WHEN $3 THEN $4 ELSE welcome_message END
-         WHERE id = $1
-         RETURNING id, name, welcome_message, created_at",
+        r#"UPDATE organizations
+           SET name = coalesce($2, name),
+               welcome_message = CASE WHEN $3 THEN $4 ELSE welcome_message END,
+               twilio_auth_token = CASE WHEN $5 THEN $6 ELSE twilio_auth_token END
+           WHERE id = $1
+           RETURNING id, name, welcome_message, twilio_auth_token IS NOT NULL AS "twilio_signature_required!", created_at"#,
         id,
         name.map(Name::as_str),
         change_welcome,
         welcome.map(WelcomeTemplate::as_str),
+        change_token,
+        token.map(String::as_str),
     )
     .fetch_optional(pool)
     .await

@@ -46,7 +46,8 @@ async fn an_organization_is_created_read_renamed_and_deleted() {
     let id = created["id"].as_i64().unwrap();
     assert_eq!(
         created,
-        json!({"id": id, "name": "Shop", "welcome_message": "Hi from {store}", "created_at": created["created_at"]})
+        json!({"id": id, "name": "Shop", "welcome_message": "Hi from {store}", "twilio_signature_required": false,
+               "created_at": created["created_at"]})
     );
     assert_eq!(
         app.admin(Method::GET, &format!("/organizations/{id}"), None).await,
@@ -121,7 +122,7 @@ async fn bad_admin_bodies_are_400s_naming_what_is_wrong() {
         ),
         (
             json!({"nme": "A"}),
-            json!({"body": "Invalid JSON: unknown field `nme`, expected `name` or `welcome_message` at line 1 column 6"}),
+            json!({"body": "Invalid JSON: unknown field `nme`, expected one of `name`, `welcome_message`, `twilio_auth_token` at line 1 column 6"}),
         ),
         (json!([{"name": "A"}]), json!({"body": "Expected a JSON object"})),
     ];

@@ -19,5 +19,6 @@ mod sink;
 mod sms_delivery;
 mod sms_worker_processes;
 mod tenancy;
+mod twilio_signature;
 mod validation;
 mod welcome_sms;

@@ -8,6 +8,7 @@ use super::AdminError;
 use super::json::{self, change, conflict, missing, parse_change, rejected};
 use crate::db::tenants::{self, Change, KeyItem, OptOut, Organization};
 use crate::domain::{ApiKey, FieldErrors, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
+use crate::fixtures::parse_twilio_token;
 use crate::startup::AppState;
 
 /// `{"items": [...]}`.
@@ -24,6 +25,9 @@ pub struct NewOrganization {
     /// Welcome SMS template; `{store}` becomes the store's name.
     #[schema(min_length = 1, max_length = 1600)]
     welcome_message: Option<String>,
+    /// Twilio auth token: when set, calls must carry a valid X-Twilio-Signature. Never shown back.
+    #[schema(min_length = 1, max_length = 128)]
+    twilio_auth_token: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -35,6 +39,10 @@ pub struct OrganizationChanges {
     #[serde(default, deserialize_with = "change")]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 1600)]
     welcome_message: Change<String>,
+    /// A token requires signatures, `null` stops requiring them, absent leaves it.
+    #[serde(default, deserialize_with = "change")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 128)]
+    twilio_auth_token: Change<String>,
 }
 
 /// A new key: the only time the key itself is shown.
@@ -76,16 +84,14 @@ pub async fn create(
     let name = Name::parse(&new.name)
         .map_err(|e| errors.push("name", e.to_string()))
         .ok();
-    let welcome = new
-        .welcome_message
-        .as_deref()
-        .map(WelcomeTemplate::parse)
-        .transpose()
-        .map_err(|e| errors.push("welcome_message", e.to_string()));
-    let (Some(name), Ok(welcome)) = (name, welcome) else {
+    let welcome = new.welcome_message.as_deref().map(WelcomeTemplate::parse).transpose();
+    let welcome = welcome.map_err(|e| errors.push("welcome_message", e.to_string()));
+    let token = new.twilio_auth_token.as_deref().map(parse_twilio_token).transpose();
+    let token = token.map_err(|e| errors.push("twilio_auth_token", e.to_string()));
+    let (Some(name), Ok(welcome), Ok(token)) = (name, welcome, token) else {
         return Err(AdminError::invalid(errors));
     };
-    let created = tenants::create_organization(&state.pool, &name, welcome.as_ref())
+    let created = tenants::create_organization(&state.pool, &name, welcome.as_ref(), token.as_deref())
         .await
         .map_err(|e| {
             conflict(
@@ -130,19 +136,19 @@ pub async fn update(
     let id = json::id(&path, "organization")?;
     let changes: OrganizationChanges = json::read(&req, payload).await?;
     let mut errors = FieldErrors::default();
-    let name = changes
-        .name
-        .as_deref()
-        .map(Name::parse)
-        .transpose()
-        .map_err(|e| errors.push("name", e.to_string()))
-        .ok()
-        .flatten();
+    let name = changes.name.as_deref().map(Name::parse).transpose();
+    let name = name.map_err(|e| errors.push("name", e.to_string())).ok().flatten();
     let welcome = parse_change(
         &changes.welcome_message,
         "welcome_message",
         &mut errors,
         WelcomeTemplate::parse,
+    );
+    let token = parse_change(
+        &changes.twilio_auth_token,
+        "twilio_auth_token",
+        &mut errors,
+        parse_twilio_token,
     );
     if !errors.is_empty() {
         return Err(AdminError::invalid(errors));
@@ -153,7 +159,7 @@ pub async fn update(
             changes.name.as_deref().unwrap_or_default()
         )
     };
-    let updated = tenants::update_organization(&state.pool, id, name.as_ref(), &welcome)
+    let updated = tenants::update_organization(&state.pool, id, name.as_ref(), &welcome, &token)
         .await
         .map_err(|e| conflict(e, "organizations_name_key", "name", taken()))?
         .ok_or_else(|| missing("organization", id))?;

@@ -44,9 +44,17 @@ pub fn from_query(query: &str) -> RawIvrRequest {
     from_pairs(form_urlencoded::parse(query.as_bytes()))
 }
 
+/// A decoded POST body, with what a Twilio signature check needs of it.
+pub struct DecodedBody {
+    pub fields: RawIvrRequest,
+    /// Every form parameter (Twilio signs them all), empty for JSON.
+    pub form_params: Vec<(String, String)>,
+    pub bytes: Vec<u8>,
+}
+
 /// Reads a POST body (at most [`MAX_BODY_BYTES`]) and decodes its fields.
 /// The Content-Type is judged before any of the body is read.
-pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<RawIvrRequest, BodyError> {
+pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<DecodedBody, BodyError> {
     let format = body_format(req.headers().get(CONTENT_TYPE).map(|value| value.as_bytes()))?;
     let body = body::read_limited(req, payload, MAX_BODY_BYTES)
         .await
@@ -54,7 +62,16 @@ pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<RawIv
             body::ReadError::TooLarge => BodyError::TooLarge,
             body::ReadError::Unreadable(cause) => BodyError::Unreadable(cause),
         })?;
-    parse_body(format, &body)
+    let fields = parse_body(format, &body)?;
+    let form_params = match format {
+        BodyFormat::Form => form_urlencoded::parse(&body).into_owned().collect(),
+        BodyFormat::Json => Vec::new(),
+    };
+    Ok(DecodedBody {
+        fields,
+        form_params,
+        bytes: body,
+    })
 }
 
 /// [`from_body`] on a body already in memory: what the fuzz target drives.

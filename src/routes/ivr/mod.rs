@@ -13,6 +13,7 @@ pub use decode::MAX_BODY_BYTES;
 use crate::domain::{FieldErrors, RawIvrRequest};
 use crate::hook::{self, HookAnswer};
 use crate::startup::AppState;
+use crate::twilio_signature::SignedRequest;
 
 /// `Content-Type` of every TwiML answer, exactly as the contract gives it.
 pub const TWIML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
@@ -44,7 +45,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             example = json!("<Response><Dial>+14155550100</Dial></Response>")),
         (status = 400, description = "One sentence per bad field", body = FieldErrors,
             example = json!({"to": "Missing parameter"})),
-        (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 403, description = "Unknown or revoked key, or a missing or wrong X-Twilio-Signature for an organization that requires it",
+            body = FieldErrors, example = json!({"key": "Invalid API Key"})),
         (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
             example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
         (status = 503, description = "The database cannot be reached", body = FieldErrors,
@@ -54,7 +56,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[get("/v1/ivr")]
 async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
     bounded(&state, async {
-        answer(&state, "GET", decode::from_query(req.query_string())).await
+        let signed = signed_request(&req, Vec::new(), Vec::new());
+        answer(&state, &signed, "GET", decode::from_query(req.query_string())).await
     })
     .await
 }
@@ -77,7 +80,8 @@ async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
             example = json!("<Response><Dial>+14155550100</Dial></Response>")),
         (status = 400, description = "One sentence per bad field, or `body` when it does not parse", body = FieldErrors,
             example = json!({"from": "Must be a JSON string, not a number"})),
-        (status = 403, description = "Unknown or revoked key", body = FieldErrors, example = json!({"key": "Invalid API Key"})),
+        (status = 403, description = "Unknown or revoked key, or a missing or wrong X-Twilio-Signature for an organization that requires it",
+            body = FieldErrors, example = json!({"key": "Invalid API Key"})),
         (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
             example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
         (status = 413, description = "Body over 16 KiB", body = FieldErrors, example = json!({"body": "Request body over 16384 bytes"})),
@@ -93,10 +97,15 @@ async fn ivr_post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IvrError> {
     bounded(&state, async {
-        let raw = decode::from_body(&req, payload)
-            .await?
-            .or(decode::from_query(req.query_string()));
-        answer(&state, "POST", raw).await
+        let body = decode::from_body(&req, payload).await?;
+        let signed = signed_request(&req, body.form_params, body.bytes);
+        answer(
+            &state,
+            &signed,
+            "POST",
+            body.fields.or(decode::from_query(req.query_string())),
+        )
+        .await
     })
     .await
 }
@@ -133,10 +142,31 @@ struct IvrFields {
     context: Option<String>,
 }
 
-async fn answer(state: &AppState, method: &'static str, raw: RawIvrRequest) -> Result<HttpResponse, IvrError> {
+/// What Twilio signed: the URL as requested (scheme and host as the client
+/// saw them, through a proxy's Forwarded headers), the form, the body.
+fn signed_request(req: &HttpRequest, params: Vec<(String, String)>, body: Vec<u8>) -> SignedRequest {
+    let info = req.connection_info();
+    SignedRequest {
+        url: format!("{}://{}{}", info.scheme(), info.host(), req.uri()),
+        params,
+        body,
+        signature: req
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    signed: &SignedRequest,
+    method: &'static str,
+    raw: RawIvrRequest,
+) -> Result<HttpResponse, IvrError> {
     let answer = tokio::time::timeout(
         state.db_timeout,
-        hook::answer_call(&state.pool, &state.rules, &state.limiter, method, &raw),
+        hook::answer_call(&state.pool, &state.rules, &state.limiter, signed, method, &raw),
     )
     .await
     .map_err(|_| IvrError::Unavailable("the database did not answer in time".to_owned()))?
@@ -146,6 +176,10 @@ async fn answer(state: &AppState, method: &'static str, raw: RawIvrRequest) -> R
             .insert_header((header::CONTENT_TYPE, TWIML_CONTENT_TYPE))
             .body(response.to_xml()),
         HookAnswer::InvalidKey => json(StatusCode::FORBIDDEN, r#"{"key":"Invalid API Key"}"#.to_owned()),
+        HookAnswer::InvalidSignature => json(
+            StatusCode::FORBIDDEN,
+            r#"{"signature":"Invalid X-Twilio-Signature"}"#.to_owned(),
+        ),
         HookAnswer::Invalid(errors) => json(StatusCode::BAD_REQUEST, errors.to_json()),
         HookAnswer::RateLimited(wait) => {
             let message = format!(
