@@ -70,9 +70,8 @@ pub struct OptOutFixture {
 }
 
 impl Fixtures {
-    /// Parses and validates a TOML document. Stored numbers are checked at the
-    /// configured level but never above `possible`: a test double must hold the
-    /// fictional numbers (`+1415123…`, `+1555…`) integrators copy from docs.
+    /// Parses and validates a TOML document; numbers are checked at
+    /// [`PhoneValidation::for_stored_numbers`].
     pub fn from_toml(source: &str, level: PhoneValidation) -> Result<Self, FixtureError> {
         let document: Document<Spanned<String>> = toml::from_str(source).map_err(|e| FixtureError {
             location: Location::Line(e.span().map_or(1, |span| line_of(source, span.start))),
@@ -186,7 +185,7 @@ impl<'a> Validator<'a> {
     fn new(source: &'a str, level: PhoneValidation) -> Self {
         Self {
             source,
-            level: level.min(PhoneValidation::Possible),
+            level: level.for_stored_numbers(),
             organizations: HashMap::new(),
             phones: HashMap::new(),
             keys: HashMap::new(),

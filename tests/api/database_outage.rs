@@ -65,14 +65,7 @@ async fn a_request_caught_by_the_cut_mid_flight_is_503_and_leaves_nothing_behind
     .await;
     let proxy = app.proxy.as_ref().unwrap();
     // Hold the store's cool-down row so the hook's transaction blocks inside.
-    let mut blocker = app.pool.begin().await.unwrap();
-    let store = app.store_id("Acme San Francisco").await;
-    sqlx::query("INSERT INTO welcome_cooldowns (store_id, caller, sent_at) VALUES ($1, $2, now() - interval '2 days')")
-        .bind(store)
-        .bind(CALLER)
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = hold_cooldown_row(&app).await;
     let pending = tokio::spawn({
         let client = app.client.clone();
         let url = format!(

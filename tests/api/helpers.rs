@@ -367,6 +367,20 @@ impl TestApp {
     }
 }
 
+/// Holds the (Acme SF, CALLER) cool-down row in an open transaction, so the
+/// hook's transaction for that call waits on it: a call "in flight".
+pub async fn hold_cooldown_row(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let store = app.store_id("Acme San Francisco").await;
+    let mut blocker = app.pool.begin().await.unwrap();
+    sqlx::query("INSERT INTO welcome_cooldowns (store_id, caller, sent_at) VALUES ($1, $2, now() - interval '2 days')")
+        .bind(store)
+        .bind(CALLER)
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    blocker
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub struct CallRow {
     pub method: String,

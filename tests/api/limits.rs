@@ -9,20 +9,6 @@ use crate::helpers::*;
 
 const UNAVAILABLE: &str = r#"{"service":"Temporarily unavailable"}"#;
 
-/// Holds the (Acme SF, CALLER) cool-down row in an open transaction, so the
-/// hook's transaction for that call waits on it.
-async fn hold_cooldown_row(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    let store = app.store_id("Acme San Francisco").await;
-    let mut blocker = app.pool.begin().await.unwrap();
-    sqlx::query("INSERT INTO welcome_cooldowns (store_id, caller, sent_at) VALUES ($1, $2, now() - interval '2 days')")
-        .bind(store)
-        .bind(CALLER)
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
-    blocker
-}
-
 fn blocked_call(app: &TestApp) -> tokio::task::JoinHandle<reqwest::Response> {
     let url = format!(
         "{}/v1/ivr?key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567",

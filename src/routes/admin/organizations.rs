@@ -290,8 +290,8 @@ async fn existing(raw: &str, state: &AppState) -> Result<i64, AdminError> {
         .ok_or_else(|| missing("organization", id))
 }
 
-/// A number in a path, checked like fixture numbers (never above `possible`).
+/// A number in a path, checked as stored numbers are.
 pub fn phone_in_path(raw: &str, level: PhoneValidation) -> Result<PhoneNumber, AdminError> {
-    PhoneNumber::parse(raw, level.min(PhoneValidation::Possible))
+    PhoneNumber::parse(raw, level.for_stored_numbers())
         .map_err(|e| rejected(StatusCode::BAD_REQUEST, "phone", e.to_string()))
 }

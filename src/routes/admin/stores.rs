@@ -8,7 +8,7 @@ use super::AdminError;
 use super::json::{self, change, missing, parse_change, rejected};
 use super::organizations::{Items, phone_in_path};
 use crate::db::tenants::{self, Change, NewStore, PhoneAdded, Store};
-use crate::domain::{FieldErrors, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
+use crate::domain::{FieldErrors, Name, PhoneNumber, WelcomeTemplate};
 use crate::startup::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -75,7 +75,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let id = json::id(&path, "organization")?;
     let body: NewStoreBody = json::read(&req, payload).await?;
-    let level = state.rules.phone_validation.min(PhoneValidation::Possible);
+    let level = state.rules.phone_validation.for_stored_numbers();
     let mut errors = FieldErrors::default();
     let name = Name::parse(&body.name)
         .map_err(|e| errors.push("name", e.to_string()))
@@ -140,7 +140,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AdminError> {
     let id = json::id(&path, "store")?;
     let changes: StoreChanges = json::read(&req, payload).await?;
-    let level = state.rules.phone_validation.min(PhoneValidation::Possible);
+    let level = state.rules.phone_validation.for_stored_numbers();
     let mut errors = FieldErrors::default();
     let name = changes
         .name
