@@ -1,0 +1,2 @@
+-- The same request every time (the URL wrk is given).
+dofile("bench/report.lua")
