@@ -45,6 +45,8 @@ pub async fn enqueue(conn: &mut PgConnection, sms: &NewSms<'_>) -> sqlx::Result<
 ///
 /// The upsert's row lock serialises simultaneous calls: a second transaction
 /// waits for the first to commit, then re-checks the updated row and loses.
+/// A mark already visible as recent skips the upsert, and with it the lock:
+/// a caller who keeps calling does not queue behind their own calls.
 pub async fn claim_welcome_slot(
     conn: &mut PgConnection,
     store_id: i64,
@@ -54,16 +56,22 @@ pub async fn claim_welcome_slot(
     if cooldown.is_zero() {
         return Ok(true);
     }
-    let claimed = sqlx::query_scalar!(
-        "INSERT INTO welcome_cooldowns (store_id, caller, sent_at) VALUES ($1, $2, now())
-         ON CONFLICT (store_id, caller) DO UPDATE SET sent_at = EXCLUDED.sent_at
-             WHERE welcome_cooldowns.sent_at <= now() - make_interval(secs => $3)
-         RETURNING store_id",
+    sqlx::query_scalar!(
+        r#"WITH cooling AS (
+               SELECT 1 FROM welcome_cooldowns
+               WHERE store_id = $1 AND caller = $2 AND sent_at > now() - make_interval(secs => $3)
+           ), claimed AS (
+               INSERT INTO welcome_cooldowns (store_id, caller, sent_at)
+               SELECT $1, $2, now() WHERE NOT EXISTS (SELECT 1 FROM cooling)
+               ON CONFLICT (store_id, caller) DO UPDATE SET sent_at = EXCLUDED.sent_at
+                   WHERE welcome_cooldowns.sent_at <= now() - make_interval(secs => $3)
+               RETURNING store_id
+           )
+           SELECT EXISTS (SELECT 1 FROM claimed) AS "claimed!""#,
         store_id,
         caller.as_str() as &str,
         cooldown.as_secs_f64(),
     )
-    .fetch_optional(conn)
-    .await?;
-    Ok(claimed.is_some())
+    .fetch_one(conn)
+    .await
 }

@@ -147,3 +147,22 @@ async fn a_failed_journal_write_leaves_no_sms_behind() {
         .unwrap();
     assert_eq!(cooling, 0, "a rolled-back call must not start a cool-down");
 }
+
+#[tokio::test]
+async fn a_caller_still_cooling_down_does_not_wait_on_the_cooldown_row_lock() {
+    let app = spawn_app_with(TestSettings {
+        db_timeout: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    // Another transaction holds the (recent) mark's row lock, as a concurrent call would.
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM welcome_cooldowns FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    assert_eq!(app.last_call().await.sms_skipped.as_deref(), Some("cooldown"));
+    holder.rollback().await.unwrap();
+}
