@@ -3,9 +3,6 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use ivr_gateway::sms::retry::RetryPolicy;
-use ivr_gateway::sms::transport::Transport;
-use ivr_gateway::sms::worker::{Worker, WorkerSettings};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -80,25 +77,7 @@ async fn subscribers_see_calls_and_every_sms_status_change() {
     );
     assert_eq!(call["sms_id"], frames[0].1["id"]);
 
-    let policy = RetryPolicy {
-        base: Duration::from_millis(10),
-        cap: Duration::from_millis(10),
-        max_attempts: 3,
-    };
-    let settings = WorkerSettings {
-        batch_size: 10,
-        concurrency: 1,
-        lease: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        shutdown_grace: Duration::from_secs(1),
-    };
-    let worker = Worker::new(
-        app.pool.clone(),
-        Transport::Capture,
-        policy,
-        settings,
-        Default::default(),
-    );
+    let worker = capture_worker(&app, Duration::from_millis(10));
     let (_keep, mut shutdown) = watch::channel(false);
     worker.run_batch(&mut shutdown).await.unwrap();
     let frames = next_frames(&mut body, &mut buffer, 1).await;

@@ -17,6 +17,9 @@ use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::HookRules;
 use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
+use ivr_gateway::sms::retry::RetryPolicy;
+use ivr_gateway::sms::transport::Transport;
+use ivr_gateway::sms::worker::{Worker, WorkerSettings};
 use ivr_gateway::startup::{AppState, Application, Limits};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -365,6 +368,30 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A `capture` worker on the test's database, retrying after `retry_delay`
+/// (the jitter band is [delay/2, delay]), five attempts at most.
+pub fn capture_worker(app: &TestApp, retry_delay: Duration) -> Worker {
+    let policy = RetryPolicy {
+        base: retry_delay,
+        cap: retry_delay,
+        max_attempts: 5,
+    };
+    let settings = WorkerSettings {
+        batch_size: 10,
+        concurrency: 2,
+        lease: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_secs(1),
+    };
+    Worker::new(
+        app.pool.clone(),
+        Transport::Capture,
+        policy,
+        settings,
+        Default::default(),
+    )
 }
 
 /// Holds the (Acme SF, CALLER) cool-down row in an open transaction, so the

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use ivr_gateway::sms::retry::RetryPolicy;
-use ivr_gateway::sms::transport::{MAGIC_INVALID_NUMBER, MAGIC_TRANSIENT_TWICE, Transport};
-use ivr_gateway::sms::worker::{Worker, WorkerSettings};
+use ivr_gateway::sms::transport::{MAGIC_INVALID_NUMBER, MAGIC_TRANSIENT_TWICE};
 use tokio::sync::watch;
 
 use crate::helpers::*;
@@ -27,25 +25,7 @@ async fn metrics_expose_requests_latency_calls_sms_queue_pool_and_build() {
     app.call("nope", CALLER, ACME_SF).await;
     app.call(ACME_KEY, CALLER, "+14155550000").await;
     app.get("").await;
-    let policy = RetryPolicy {
-        base: Duration::from_secs(3600),
-        cap: Duration::from_secs(3600),
-        max_attempts: 5,
-    };
-    let settings = WorkerSettings {
-        batch_size: 10,
-        concurrency: 2,
-        lease: Duration::from_secs(30),
-        poll_interval: Duration::from_millis(50),
-        shutdown_grace: Duration::from_secs(1),
-    };
-    let worker = Worker::new(
-        app.pool.clone(),
-        Transport::Capture,
-        policy,
-        settings,
-        Default::default(),
-    );
+    let worker = capture_worker(&app, Duration::from_secs(3600));
     worker.run_batch(&mut watch::channel(false).1).await.unwrap();
 
     let answer = app.request(reqwest::Method::GET, "/metrics").await;
