@@ -18,6 +18,7 @@ use tokio::sync::Semaphore;
 use crate::hook::HookRules;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
+use crate::routes::AllowedMethods;
 use crate::routes::admin::AdminToken;
 use crate::routes::openapi::ApiDoc;
 use crate::sms::counters::SmsCounters;
@@ -85,9 +86,11 @@ impl Application {
                 .configure(routes::health::configure)
                 .configure(routes::metrics::configure)
                 .split_for_parts();
-            app.wrap(from_fn(crate::telemetry::access_log))
+            let allowed = web::Data::new(AllowedMethods::from_openapi(&openapi));
+            app.app_data(allowed)
+                .wrap(from_fn(crate::telemetry::access_log))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
-                .default_service(web::to(routes::not_found))
+                .default_service(web::to(routes::fallback))
         })
         .max_connections(max_connections)
         .listen(listener)?

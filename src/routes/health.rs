@@ -8,10 +8,7 @@ use crate::domain::FieldErrors;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(healthz)
-        .service(readyz)
-        .route("/healthz", super::only("GET"))
-        .route("/readyz", super::only("GET"));
+    cfg.service(healthz).service(readyz);
 }
 
 /// The process is up.

@@ -6,7 +6,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(metrics).route("/metrics", super::only("GET"));
+    cfg.service(metrics);
 }
 
 /// Counters, histograms and gauges in Prometheus text format.

@@ -142,3 +142,29 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
     }
     assert_eq!(checked, 23, "every admin operation was checked");
 }
+
+#[tokio::test]
+async fn under_admin_the_token_is_checked_before_the_method() {
+    let app = spawn_app_with(TestSettings {
+        admin_token: Some("t0ken"),
+        ..Default::default()
+    })
+    .await;
+    app.request(reqwest::Method::DELETE, "/admin/calls")
+        .await
+        .assert_json(401, r#"{"authorization":"Missing or invalid bearer token"}"#);
+    let response = app
+        .client
+        .delete(format!("{}/admin/calls", app.address))
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            response.status().as_u16(),
+            response.headers()["allow"].to_str().unwrap()
+        ),
+        (405, "GET")
+    );
+}

@@ -17,7 +17,6 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use auth::AdminToken;
 
-use super::only;
 use crate::domain::FieldErrors;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -47,20 +46,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .service(stores::remove)
             .service(stores::add_phone)
             .service(stores::remove_phone)
-            .route("/calls", only("GET"))
-            .route("/sms", only("GET"))
-            .route("/events", only("GET"))
-            .route("/reset", only("POST"))
-            .route("/fixtures", only("POST"))
-            .route("/organizations", only("GET, POST"))
-            .route("/organizations/{id}", only("GET, PATCH, DELETE"))
-            .route("/organizations/{id}/keys", only("GET, POST"))
-            .route("/keys/{id}", only("DELETE"))
-            .route("/organizations/{id}/opt-outs", only("GET"))
-            .route("/organizations/{id}/opt-outs/{phone}", only("PUT, DELETE"))
-            .route("/organizations/{id}/stores", only("GET, POST"))
-            .route("/stores/{id}", only("GET, PATCH, DELETE"))
-            .route("/stores/{id}/phones/{phone}", only("PUT, DELETE")),
+            // Inside the scope, so that its token check comes before any 405.
+            .default_service(actix_web::web::to(super::fallback)),
     );
 }
 

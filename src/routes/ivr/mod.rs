@@ -21,9 +21,7 @@ pub const TWIML_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     // The catch-all comes last: macro-routed resources guard on their method,
     // so any other method falls through to it.
-    cfg.service(ivr_get)
-        .service(ivr_post)
-        .route("/v1/ivr", super::only("GET, POST"));
+    cfg.service(ivr_get).service(ivr_post);
 }
 
 /// Answer a call, fields in the query string.
