@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::AdminError;
 use crate::db::tenants::Change;
-use crate::domain::FieldErrors;
+use crate::domain::{FieldErrors, PhoneNumber, PhoneValidation};
 use crate::routes::body::{self, ReadError};
 
 /// Admin documents are small; this is generous.
@@ -43,6 +43,19 @@ pub fn rejected(status: StatusCode, field: &'static str, message: impl Into<Stri
 /// The numeric id in a path, or a 404 naming what was looked for.
 pub fn id(raw: &str, what: &'static str) -> Result<i64, AdminError> {
     raw.parse().ok().filter(|id| *id > 0).ok_or_else(|| missing(what, raw))
+}
+
+/// The `{id}` and `{phone}` of a path: a 404 naming `what` for a bad id, a 400
+/// for a number that could not be stored.
+pub fn id_and_phone(
+    (id, phone): (String, String),
+    what: &'static str,
+    level: PhoneValidation,
+) -> Result<(i64, PhoneNumber), AdminError> {
+    let id = self::id(&id, what)?;
+    let phone = PhoneNumber::parse(&phone, level.for_stored_numbers())
+        .map_err(|e| rejected(StatusCode::BAD_REQUEST, "phone", e.to_string()))?;
+    Ok((id, phone))
 }
 
 /// 404 `{"<what>":"No <what> with id <id>"}`.

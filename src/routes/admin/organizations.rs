@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::AdminError;
 use super::json::{self, change, conflict, missing, parse_change, rejected};
 use crate::db::tenants::{self, Change, KeyItem, OptOut, Organization};
-use crate::domain::{ApiKey, FieldErrors, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
+use crate::domain::{ApiKey, FieldErrors, Name, WelcomeTemplate};
 use crate::fixtures::parse_twilio_token;
 use crate::startup::AppState;
 
@@ -249,9 +249,7 @@ pub async fn add_opt_out(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = path.into_inner();
-    let id = json::id(&id, "organization")?;
-    let phone = phone_in_path(&phone, state.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.rules.phone_validation)?;
     let opt_out = tenants::add_opt_out(&state.pool, id, &phone)
         .await?
         .ok_or_else(|| missing("organization", id))?;
@@ -268,9 +266,7 @@ pub async fn remove_opt_out(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = path.into_inner();
-    let id = json::id(&id, "organization")?;
-    let phone = phone_in_path(&phone, state.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.rules.phone_validation)?;
     match tenants::remove_opt_out(&state.pool, id, &phone).await? {
         true => Ok(HttpResponse::NoContent().finish()),
         false => Err(rejected(
@@ -288,10 +284,4 @@ async fn existing(raw: &str, state: &AppState) -> Result<i64, AdminError> {
         .await?
         .map(|o| o.id)
         .ok_or_else(|| missing("organization", id))
-}
-
-/// A number in a path, checked as stored numbers are.
-pub fn phone_in_path(raw: &str, level: PhoneValidation) -> Result<PhoneNumber, AdminError> {
-    PhoneNumber::parse(raw, level.for_stored_numbers())
-        .map_err(|e| rejected(StatusCode::BAD_REQUEST, "phone", e.to_string()))
 }

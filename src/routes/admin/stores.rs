@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::AdminError;
 use super::json::{self, change, missing, parse_change, rejected};
-use super::organizations::{Items, phone_in_path};
+use super::organizations::Items;
 use crate::db::tenants::{self, Change, NewStore, PhoneAdded, Store};
 use crate::domain::{FieldErrors, Name, PhoneNumber, WelcomeTemplate};
 use crate::startup::AppState;
@@ -196,9 +196,7 @@ pub async fn add_phone(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = path.into_inner();
-    let id = json::id(&id, "store")?;
-    let phone = phone_in_path(&phone, state.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.rules.phone_validation)?;
     match tenants::add_phone(&state.pool, id, &phone).await? {
         PhoneAdded::Added(store) => Ok(HttpResponse::Ok().json(store)),
         PhoneAdded::NoSuchStore => Err(missing("store", id)),
@@ -220,9 +218,7 @@ pub async fn remove_phone(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = path.into_inner();
-    let id = json::id(&id, "store")?;
-    let phone = phone_in_path(&phone, state.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.rules.phone_validation)?;
     match tenants::remove_phone(&state.pool, id, &phone).await? {
         true => Ok(HttpResponse::NoContent().finish()),
         false => Err(rejected(
