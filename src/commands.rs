@@ -17,6 +17,7 @@ use crate::domain::ApiKey;
 use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
+use crate::hook::Hook;
 use crate::ivr_client::{self, CallRequest};
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::retention;
@@ -42,15 +43,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
         let state = AppState {
             pool: database.pool.clone(),
-            rules: args.rules.into(),
+            hook: Hook::start(
+                database.pool.clone(),
+                args.rules.into(),
+                RateLimiter::new(RateLimit {
+                    per_second: args.rate_limit,
+                    burst: args.rate_burst,
+                }),
+            ),
             db_timeout: args.database.db_timeout,
             sms_counters,
             admin_token: AdminToken::new(args.admin_token.as_deref().filter(|t| !t.is_empty())),
             events: Default::default(),
-            limiter: RateLimiter::new(RateLimit {
-                per_second: args.rate_limit,
-                burst: args.rate_burst,
-            }),
             limits: Limits {
                 request_timeout: args.request_timeout,
                 max_in_flight: args.max_in_flight as usize,

@@ -8,6 +8,8 @@ pub mod commands;
 pub mod configuration;
 /// Repository functions: SQL only.
 pub mod db;
+/// Keys and store routes in memory, dropped on every change.
+pub mod directory_cache;
 /// Types that cannot be invalid: phone numbers, API keys, requests.
 pub mod domain;
 /// The private PostgreSQL cluster used when there is no DATABASE_URL.
@@ -16,6 +18,8 @@ pub mod embedded_postgres;
 pub mod events;
 /// The fixtures document.
 pub mod fixtures;
+/// One commit per batch of calls instead of one per call.
+pub mod group_commit;
 /// The hook's logic, independent of HTTP.
 pub mod hook;
 /// Calling a hook as an IVR platform would, and transcribing the answer.

@@ -15,8 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::events::EventHub;
 use tokio::sync::Semaphore;
 
-use crate::hook::HookRules;
-use crate::rate_limit::RateLimiter;
+use crate::hook::Hook;
 use crate::routes;
 use crate::routes::AllowedMethods;
 use crate::routes::admin::AdminToken;
@@ -26,15 +25,14 @@ use crate::sms::counters::SmsCounters;
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
     pub pool: PgPool,
-    pub rules: HookRules,
+    /// The hook, with its rules, rate limiter, directory cache and journal writer.
+    pub hook: Hook,
     /// Bound on a request's database work; past it the answer is a 503.
     pub db_timeout: Duration,
     /// The delivery worker's counters, for the metrics endpoint.
     pub sms_counters: Arc<SmsCounters>,
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
-    /// The per-key rate limit of the hook.
-    pub limiter: RateLimiter,
     pub limits: Limits,
     /// Permits for hook requests in flight ([`Limits::max_in_flight`]).
     pub in_flight: Semaphore,

@@ -1,4 +1,4 @@
-//! Who is calling whom: API keys, stores and opt-outs.
+//! Who is calling whom: API keys and stores.
 
 use sqlx::PgConnection;
 
@@ -69,15 +69,5 @@ pub async fn store_for_number(
         organization_id
     )
     .fetch_optional(conn)
-    .await
-}
-
-pub async fn is_opted_out(conn: &mut PgConnection, organization_id: i64, phone: &PhoneNumber) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM opt_outs WHERE organization_id = $1 AND phone = $2) AS "exists!""#,
-        organization_id,
-        phone.as_str() as &str
-    )
-    .fetch_one(conn)
     .await
 }

@@ -332,3 +332,25 @@ async fn opt_outs_added_and_removed_through_the_api_gate_the_welcome_sms() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_change_made_through_one_replica_reaches_the_other_replicas_calls() {
+    let app = spawn_app().await;
+    let other = app.replica();
+    other.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    let store = app.store_id("Acme San Francisco").await;
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            &format!("/stores/{store}"),
+            Some(json!({"forwarding": null})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(NO_FORWARDING);
+    let seen = wait_for(std::time::Duration::from_secs(5), || async {
+        other.call(ACME_KEY, CALLER, ACME_SF).await.body == NO_FORWARDING
+    })
+    .await;
+    assert!(seen, "the other replica still dials after 5 s");
+}

@@ -87,18 +87,3 @@ async fn a_request_caught_by_the_cut_mid_flight_is_503_and_leaves_nothing_behind
         .unwrap();
     assert_eq!(calls, 0);
 }
-
-async fn wait_for<F, Fut>(limit: Duration, mut probe: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if probe().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}

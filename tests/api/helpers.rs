@@ -14,7 +14,7 @@ use ivr_gateway::db;
 use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
-use ivr_gateway::hook::HookRules;
+use ivr_gateway::hook::{Hook, HookRules};
 use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
 use ivr_gateway::sms::retry::RetryPolicy;
@@ -232,21 +232,7 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         Some(timeout) => db::with_statement_timeout(app_options, timeout),
         None => app_options,
     };
-    let state = AppState {
-        pool: db::connect_with(app_options, 8, settings.db_timeout),
-        rules: settings.rules,
-        db_timeout: settings.db_timeout,
-        sms_counters: Default::default(),
-        admin_token: AdminToken::new(settings.admin_token),
-        events: Default::default(),
-        limiter: RateLimiter::new(settings.rate_limit),
-        limits: settings.limits,
-        in_flight: tokio::sync::Semaphore::new(settings.limits.max_in_flight),
-    };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build(state, listener).unwrap();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let address = serve(app_options, &settings);
     TestApp {
         address,
         pool,
@@ -254,6 +240,26 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
         client: reqwest::Client::new(),
         proxy,
     }
+}
+
+/// Runs the application on port 0 against `database`; returns its base URL.
+fn serve(database: PgConnectOptions, settings: &TestSettings) -> String {
+    let app_pool = db::connect_with(database, 8, settings.db_timeout);
+    let state = AppState {
+        hook: Hook::start(app_pool.clone(), settings.rules, RateLimiter::new(settings.rate_limit)),
+        pool: app_pool,
+        db_timeout: settings.db_timeout,
+        sms_counters: Default::default(),
+        admin_token: AdminToken::new(settings.admin_token),
+        events: Default::default(),
+        limits: settings.limits,
+        in_flight: tokio::sync::Semaphore::new(settings.limits.max_in_flight),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build(state, listener).unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
 }
 
 /// A response, read whole.
@@ -301,6 +307,17 @@ impl Answer {
 }
 
 impl TestApp {
+    /// A second replica on the same database, with default settings.
+    pub fn replica(&self) -> TestApp {
+        TestApp {
+            address: serve(self.database.clone(), &TestSettings::default()),
+            pool: self.pool.clone(),
+            database: self.database.clone(),
+            client: reqwest::Client::new(),
+            proxy: None,
+        }
+    }
+
     /// `GET /v1/ivr?<query>`, the query sent exactly as written.
     pub async fn get(&self, query: &str) -> Answer {
         Answer::read(
@@ -496,4 +513,20 @@ impl DatabaseProxy {
 /// Path of the built `ivr-gateway` binary.
 pub fn binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_ivr-gateway"))
+}
+
+/// Polls `probe` until it holds or `limit` passes; whether it held.
+pub async fn wait_for<F, Fut>(limit: Duration, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if probe().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }

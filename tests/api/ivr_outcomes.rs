@@ -1,5 +1,7 @@
 //! CONTRACT section 3: each outcome's exact bytes, and its journal row.
 
+use std::time::Duration;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -77,13 +79,19 @@ async fn an_unknown_key_is_403_and_journaled_without_the_key() {
 }
 
 #[tokio::test]
-async fn a_revoked_key_is_403() {
+async fn a_key_revoked_behind_the_gateways_back_is_403_moments_later() {
     let app = spawn_app().await;
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+    // psql, not the admin API: the cached key is dropped on the database's notification.
     sqlx::query("UPDATE api_keys SET revoked_at = now()")
         .execute(&app.pool)
         .await
         .unwrap();
+    let refused = wait_for(Duration::from_secs(5), || async {
+        app.call(ACME_KEY, CALLER, ACME_SF).await.status == 403
+    })
+    .await;
+    assert!(refused, "the revoked key was still accepted after 5 s");
     app.call(ACME_KEY, CALLER, ACME_SF)
         .await
         .assert_json(403, r#"{"key":"Invalid API Key"}"#);

@@ -9,19 +9,23 @@ mod json;
 mod organizations;
 mod stores;
 
-use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpResponse, ResponseError, web};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use auth::AdminToken;
 
 use crate::domain::FieldErrors;
+use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(
         scope("/admin")
+            .wrap(from_fn(invalidate_directory_after_writes))
             .wrap(from_fn(auth::require_token))
             .service(inspection::list_calls)
             .service(inspection::list_sms)
@@ -49,6 +53,22 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             // Inside the scope, so that its token check comes before any 405.
             .default_service(actix_web::web::to(super::fallback)),
     );
+}
+
+/// Admin writes change keys and stores the hook caches: drop the cache once
+/// a write is answered (so committed), and this replica's next call sees it.
+/// Other replicas hear of it through the database's notification.
+async fn invalidate_directory_after_writes(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(req).await?;
+    if writes && let Some(state) = state {
+        state.hook.directory.invalidate();
+    }
+    Ok(response)
 }
 
 /// Why an admin request got no answer: a client error with its field

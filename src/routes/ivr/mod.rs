@@ -11,7 +11,7 @@ use decode::BodyError;
 pub use decode::MAX_BODY_BYTES;
 
 use crate::domain::{FieldErrors, RawIvrRequest};
-use crate::hook::{self, HookAnswer};
+use crate::hook::HookAnswer;
 use crate::startup::AppState;
 use crate::twilio_signature::SignedRequest;
 
@@ -162,13 +162,10 @@ async fn answer(
     method: &'static str,
     raw: RawIvrRequest,
 ) -> Result<HttpResponse, IvrError> {
-    let answer = tokio::time::timeout(
-        state.db_timeout,
-        hook::answer_call(&state.pool, &state.rules, &state.limiter, signed, method, &raw),
-    )
-    .await
-    .map_err(|_| IvrError::Unavailable("the database did not answer in time".to_owned()))?
-    .map_err(|e| IvrError::Unavailable(e.to_string()))?;
+    let answer = tokio::time::timeout(state.db_timeout, state.hook.answer(signed, method, &raw))
+        .await
+        .map_err(|_| IvrError::Unavailable("the database did not answer in time".to_owned()))?
+        .map_err(|e| IvrError::Unavailable(e.to_string()))?;
     Ok(match answer {
         HookAnswer::Voice(_, response) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, TWIML_CONTENT_TYPE))
@@ -182,7 +179,7 @@ async fn answer(
         HookAnswer::RateLimited(wait) => {
             let message = format!(
                 "Rate limit exceeded: at most {} requests per second per key",
-                state.limiter.limit().per_second
+                state.hook.limiter.limit().per_second
             );
             let mut response = json(
                 StatusCode::TOO_MANY_REQUESTS,
