@@ -31,8 +31,10 @@ pub struct EventHub {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 enum Notice {
-    Call { id: i64 },
-    Sms { id: uuid::Uuid },
+    /// Calls journaled by one statement.
+    Call { ids: Vec<i64> },
+    /// SMS queued, or whose status changed, in one statement.
+    Sms { ids: Vec<uuid::Uuid> },
 }
 
 impl EventHub {
@@ -60,7 +62,7 @@ async fn fan_out(pool: PgPool, frames: broadcast::Sender<Frame>, listening: watc
         {
             let _ = listening.send(true);
             while let Ok(notification) = listener.recv().await {
-                if let Some(frame) = render(&pool, notification.payload()).await {
+                for frame in render(&pool, notification.payload()).await {
                     let _ = frames.send(frame);
                 }
             }
@@ -70,18 +72,31 @@ async fn fan_out(pool: PgPool, frames: broadcast::Sender<Frame>, listening: watc
     }
 }
 
-/// Reads the notified row and renders its frame; `None` if it is gone
-/// (pruned or reset meanwhile) or the database did not answer.
-async fn render(pool: &PgPool, payload: &str) -> Option<Frame> {
-    let (event, data) = match serde_json::from_str::<Notice>(payload).ok()? {
-        Notice::Call { id } => (
-            "call",
-            serde_json::to_string(&inspection::call(pool, id).await.ok()??).ok()?,
-        ),
-        Notice::Sms { id } => (
-            "sms",
-            serde_json::to_string(&inspection::one_sms(pool, id).await.ok()??).ok()?,
-        ),
-    };
+/// Reads the notified rows and renders their frames, skipping rows gone
+/// (pruned or reset meanwhile) or unread (the database did not answer).
+async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
+    let mut rendered = Vec::new();
+    match serde_json::from_str::<Notice>(payload) {
+        Ok(Notice::Call { ids }) => {
+            for id in ids {
+                if let Ok(Some(call)) = inspection::call(pool, id).await {
+                    rendered.extend(frame("call", &call));
+                }
+            }
+        }
+        Ok(Notice::Sms { ids }) => {
+            for id in ids {
+                if let Ok(Some(sms)) = inspection::one_sms(pool, id).await {
+                    rendered.extend(frame("sms", &sms));
+                }
+            }
+        }
+        Err(_) => {}
+    }
+    rendered
+}
+
+fn frame(event: &str, item: &impl serde::Serialize) -> Option<Frame> {
+    let data = serde_json::to_string(item).ok()?;
     Some(format!("event: {event}\ndata: {data}\n\n").into())
 }
