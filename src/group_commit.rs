@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::error::ErrorKind;
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::db::calls::{self, NewCall, WelcomeOutcome};
@@ -48,11 +49,21 @@ pub struct CallWriter {
 }
 
 impl CallWriter {
-    /// Starts the writer; must be called inside the Tokio runtime. It stops
-    /// once every handle is dropped and what they queued is committed.
-    pub fn start(pool: PgPool, cooldown: Duration) -> Self {
-        let (queue, pending) = mpsc::channel(MAX_BATCH * COMMIT_SLOTS);
-        tokio::spawn(gather(pool, cooldown, pending));
+    /// Starts the writer on connections of its own (one per commit slot),
+    /// opened like `pool`'s; must be called inside the Tokio runtime. It
+    /// stops once every handle is dropped and what they queued is committed.
+    pub fn start(pool: &PgPool, cooldown: Duration) -> Self {
+        let slots = COMMIT_SLOTS;
+        let own = PgPoolOptions::new()
+            .max_connections(slots as u32)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            // Not tested before use (a round trip per batch): a connection
+            // found dead fails its BEGIN, before anything was written, and
+            // the batch retries on a fresh one.
+            .test_before_acquire(false)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let (queue, pending) = mpsc::channel(MAX_BATCH * slots);
+        tokio::spawn(gather(own, cooldown, pending, slots));
         Self { queue }
     }
 
@@ -65,8 +76,8 @@ impl CallWriter {
     }
 }
 
-async fn gather(pool: PgPool, cooldown: Duration, mut pending: mpsc::Receiver<Pending>) {
-    let slots = Arc::new(Semaphore::new(COMMIT_SLOTS));
+async fn gather(pool: PgPool, cooldown: Duration, mut pending: mpsc::Receiver<Pending>, slots: usize) {
+    let slots = Arc::new(Semaphore::new(slots));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
@@ -121,12 +132,21 @@ async fn write(pool: &PgPool, calls: &[&NewCall], cooldown: Duration) -> sqlx::R
         // statement still running when the connection is lost (its caller
         // already answered 503) would commit alone. Without the COMMIT it
         // rolls back.
-        let mut tx = pool.begin().await?;
+        let mut tx = begin(pool).await?;
         match calls::record_batch(&mut tx, calls, cooldown).await {
             Ok(outcomes) => return tx.commit().await.map(|()| outcomes),
             Err(error) if attempt < ATTEMPTS && is_lost_race(&error) => attempt += 1,
             Err(error) => return Err(error),
         }
+    }
+}
+
+/// BEGIN, once more if it fails: the pooled connection may have died since
+/// its last use (the database restarted), and nothing was written yet.
+async fn begin(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    match pool.begin().await {
+        Ok(tx) => Ok(tx),
+        Err(_) => pool.begin().await,
     }
 }
 

@@ -69,7 +69,7 @@ impl Hook {
             rules,
             limiter,
             directory: DirectoryCache::start(pool.clone()),
-            writer: CallWriter::start(pool, rules.welcome_cooldown),
+            writer: CallWriter::start(&pool, rules.welcome_cooldown),
         }
     }
 
