@@ -21,25 +21,27 @@ $$;
 CREATE TRIGGER calls_event AFTER INSERT ON calls
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_calls_inserted();
 
-CREATE FUNCTION ivr_events_sms_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ivr_events_sms_queued() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM pg_notify('ivr_events', json_build_object('type', 'sms', 'ids', json_agg(id ORDER BY id))::text)
-        FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 150 AS chunk FROM new_rows) r
-        GROUP BY chunk ORDER BY chunk;
-    ELSE
-        -- Claims and lease renewals update rows too; only a new status is an event.
-        PERFORM pg_notify('ivr_events', json_build_object('type', 'sms', 'ids', json_agg(id ORDER BY id))::text)
-        FROM (SELECT n.id, (row_number() OVER (ORDER BY n.id) - 1) / 150 AS chunk
-              FROM new_rows n JOIN old_rows o ON o.id = n.id
-              WHERE o.status IS DISTINCT FROM n.status) r
-        GROUP BY chunk ORDER BY chunk;
-    END IF;
+    PERFORM pg_notify('ivr_events', json_build_object('type', 'sms', 'ids', json_agg(id ORDER BY id))::text)
+    FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 150 AS chunk FROM new_rows) r
+    GROUP BY chunk ORDER BY chunk;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER sms_outbox_event_insert AFTER INSERT ON sms_outbox
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_sms_changed();
-CREATE TRIGGER sms_outbox_event_status AFTER UPDATE ON sms_outbox
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_sms_changed();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_sms_queued();
+
+-- Status changes stay per row: a statement trigger cannot name columns once
+-- it has transition tables, and then every claim (an UPDATE too) would pay
+-- for capturing its rows. This one fires on a new status only.
+CREATE FUNCTION ivr_events_sms_status() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('ivr_events', json_build_object('type', 'sms', 'ids', json_build_array(NEW.id))::text);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER sms_outbox_event_status AFTER UPDATE OF status ON sms_outbox
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION ivr_events_sms_status();
