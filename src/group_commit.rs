@@ -82,7 +82,7 @@ async fn gather(pool: PgPool, cooldown: Duration, mut pending: mpsc::Receiver<Pe
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut batch = Vec::new();
         if pending.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }

@@ -4,8 +4,30 @@ use clap::Parser;
 use ivr_gateway::commands;
 use ivr_gateway::configuration::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    limit_malloc_arenas();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("ivr-gateway: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// glibc gives each thread that contends on malloc an arena of its own and
+/// rarely returns their memory: with Tokio's and actix's worker threads that
+/// doubled peak resident memory under load. Two arenas keep it flat at no
+/// measurable cost in throughput. Set before any thread starts.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     ivr_gateway::telemetry::init(cli.log_format);
     let outcome = match cli.command {
