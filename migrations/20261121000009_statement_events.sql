@@ -9,29 +9,21 @@ DROP TRIGGER sms_outbox_event_status ON sms_outbox;
 DROP FUNCTION ivr_events_call();
 DROP FUNCTION ivr_events_sms();
 
-CREATE FUNCTION ivr_events_calls_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Arguments: the notice's type, and ids per notice (under the payload limit
+-- for that id's width).
+CREATE FUNCTION ivr_events_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('ivr_events', json_build_object('type', 'call', 'ids', json_agg(id ORDER BY id))::text)
-    FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 400 AS chunk FROM new_rows) r
+    PERFORM pg_notify('ivr_events', json_build_object('type', TG_ARGV[0], 'ids', json_agg(id ORDER BY id))::text)
+    FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / TG_ARGV[1]::int AS chunk FROM new_rows) r
     GROUP BY chunk ORDER BY chunk;
     RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER calls_event AFTER INSERT ON calls
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_calls_inserted();
-
-CREATE FUNCTION ivr_events_sms_queued() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('ivr_events', json_build_object('type', 'sms', 'ids', json_agg(id ORDER BY id))::text)
-    FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1) / 150 AS chunk FROM new_rows) r
-    GROUP BY chunk ORDER BY chunk;
-    RETURN NULL;
-END
-$$;
-
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_inserted('call', '400');
 CREATE TRIGGER sms_outbox_event_insert AFTER INSERT ON sms_outbox
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_sms_queued();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ivr_events_inserted('sms', '150');
 
 -- Status changes stay per row: a statement trigger cannot name columns once
 -- it has transition tables, and then every claim (an UPDATE too) would pay

@@ -104,9 +104,9 @@ impl DirectoryCache {
     }
 
     fn set_listening(&self, listening: bool) {
-        // Whatever was cached may have changed unseen while nobody listened.
-        self.invalidate();
         self.listening.store(listening, Ordering::SeqCst);
+        // Losing the listener: what is cached may change unseen from now on.
+        // Regaining it: lookups that began before the loss must not store.
         self.invalidate();
     }
 }

@@ -53,17 +53,16 @@ impl CallWriter {
     /// opened like `pool`'s; must be called inside the Tokio runtime. It
     /// stops once every handle is dropped and what they queued is committed.
     pub fn start(pool: &PgPool, cooldown: Duration) -> Self {
-        let slots = COMMIT_SLOTS;
         let own = PgPoolOptions::new()
-            .max_connections(slots as u32)
+            .max_connections(COMMIT_SLOTS as u32)
             .acquire_timeout(pool.options().get_acquire_timeout())
             // Not tested before use (a round trip per batch): a connection
             // found dead fails its BEGIN, before anything was written, and
             // the batch retries on a fresh one.
             .test_before_acquire(false)
             .connect_lazy_with((*pool.connect_options()).clone());
-        let (queue, pending) = mpsc::channel(MAX_BATCH * slots);
-        tokio::spawn(gather(own, cooldown, pending, slots));
+        let (queue, pending) = mpsc::channel(MAX_BATCH * COMMIT_SLOTS);
+        tokio::spawn(gather(own, cooldown, pending));
         Self { queue }
     }
 
@@ -76,8 +75,8 @@ impl CallWriter {
     }
 }
 
-async fn gather(pool: PgPool, cooldown: Duration, mut pending: mpsc::Receiver<Pending>, slots: usize) {
-    let slots = Arc::new(Semaphore::new(slots));
+async fn gather(pool: PgPool, cooldown: Duration, mut pending: mpsc::Receiver<Pending>) {
+    let slots = Arc::new(Semaphore::new(COMMIT_SLOTS));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::db::calls::{NewCall, NewWelcome, Outcome};
+use crate::db::calls::{NewCall, NewWelcome, Outcome, WelcomeOutcome};
 use crate::directory_cache::DirectoryCache;
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
 use crate::group_commit::{CallWriter, WriteFailed};
@@ -172,7 +172,7 @@ impl Journal<'_> {
         outcome: Outcome,
         organization_id: Option<i64>,
         store: Option<(i64, NewWelcome)>,
-    ) -> Result<crate::db::calls::WelcomeOutcome, WriteFailed> {
+    ) -> Result<WelcomeOutcome, WriteFailed> {
         let (store_id, welcome) = store.unzip();
         self.writer
             .record(NewCall {
