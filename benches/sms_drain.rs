@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         queue(&pool, count).await?;
         let worker = worker_args.sms.worker(pool.clone(), Default::default())?;
         let started = Instant::now();
-        drain(&worker, &pool).await?;
+        drain(&worker, &pool, count).await?;
         let worker_rate = count as f64 / started.elapsed().as_secs_f64();
 
         let concurrency = worker_args.sms.sms_concurrency as usize;
@@ -131,17 +131,26 @@ async fn queue(pool: &PgPool, count: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drain(worker: &ivr_gateway::sms::worker::Worker, pool: &PgPool) -> anyhow::Result<()> {
-    let (_keep, mut shutdown) = watch::channel(false);
-    loop {
-        if worker.run_batch(&mut shutdown).await?.claimed == 0 {
-            let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM sms_outbox WHERE status = 'queued'")
-                .fetch_one(pool)
-                .await?;
-            anyhow::ensure!(queued == 0, "{queued} SMS still queued: a delivery failed");
-            return Ok(());
-        }
+/// Runs the worker as `serve` does until every queued SMS has ended.
+async fn drain(worker: &ivr_gateway::sms::worker::Worker, pool: &PgPool, count: i64) -> anyhow::Result<()> {
+    let (stop, shutdown) = watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(shutdown));
+    let ended = || {
+        let counted = worker.counters().snapshot();
+        counted.delivered + counted.failed
+    };
+    while ended() < count as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    stop.send(true)?;
+    running.await?;
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM sms_outbox WHERE status = 'queued'")
+        .fetch_one(pool)
+        .await?;
+    anyhow::ensure!(queued == 0, "{queued} SMS still queued");
+    let failed = worker.counters().snapshot().failed;
+    anyhow::ensure!(failed == 0, "{failed} SMS failed");
+    Ok(())
 }
 
 /// One autocommit UPDATE per queued SMS from `concurrency` connections.

@@ -215,11 +215,12 @@ pub struct SmsArgs {
     /// How long a claimed SMS stays exclusive to its worker.
     #[arg(long, env = "IVR_SMS_LEASE", default_value = "60s", value_parser = parse_duration)]
     pub sms_lease: Duration,
-    /// SMS claimed per batch.
-    #[arg(long, env = "IVR_SMS_BATCH", default_value_t = 64, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    /// SMS claimed per batch (fewer for HTTP transports when a batch could
+    /// not all be delivered within the lease).
+    #[arg(long, env = "IVR_SMS_BATCH", default_value_t = 128, value_parser = clap::value_parser!(i64).range(1..=10_000))]
     pub sms_batch: i64,
     /// Deliveries in flight at once, per worker.
-    #[arg(long, env = "IVR_SMS_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, env = "IVR_SMS_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub sms_concurrency: u32,
     /// How often an idle worker looks for due SMS when no notification comes.
     #[arg(long, env = "IVR_SMS_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
@@ -244,13 +245,34 @@ impl SmsArgs {
             max_attempts: self.sms_max_attempts,
         };
         let settings = WorkerSettings {
-            batch_size: self.sms_batch,
+            batch_size: self.batch_within_lease(),
             concurrency: self.sms_concurrency as usize,
             lease: self.sms_lease,
             poll_interval: self.sms_poll_interval,
             shutdown_grace: self.sms_shutdown_grace,
         };
         Ok(Worker::new(pool, self.transport()?, policy, settings, counters))
+    }
+
+    /// A claimed SMS waits for the deliveries ahead of it (those in flight,
+    /// then its own batch's, `concurrency` at a time), each up to the HTTP
+    /// timeout: past `concurrency × (lease / timeout − 1)` the last ones of a
+    /// batch could outlive their lease and be sent twice. `capture` does not
+    /// wait on anything.
+    fn batch_within_lease(&self) -> i64 {
+        if matches!(self.sms_transport, TransportKind::Capture) {
+            return self.sms_batch;
+        }
+        let waves = (self.sms_lease.as_secs_f64() / self.sms_http_timeout.as_secs_f64()).floor() as i64 - 1;
+        let limit = (i64::from(self.sms_concurrency) * waves).max(1);
+        if self.sms_batch > limit {
+            tracing::warn!(
+                batch = self.sms_batch,
+                limit,
+                "IVR_SMS_BATCH lowered: a bigger batch could not all be delivered within IVR_SMS_LEASE"
+            );
+        }
+        self.sms_batch.min(limit)
     }
 
     fn transport(&self) -> anyhow::Result<Transport> {
@@ -364,5 +386,26 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 weeks").is_err());
         assert!(parse_duration("-1h").is_err());
+    }
+
+    fn sms_args(args: &[&str]) -> SmsArgs {
+        let args = ["ivr-gateway", "worker"].iter().chain(args);
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Worker(worker) => worker.sms,
+            _ => unreachable!("parsed the worker subcommand"),
+        }
+    }
+
+    #[test]
+    fn an_http_batch_is_cut_to_what_can_be_delivered_within_its_lease() {
+        let webhook = ["--sms-transport", "webhook"];
+        // 60s lease, 10s timeout: 5 waves; one goes to the deliveries already in flight.
+        assert_eq!(sms_args(&webhook).batch_within_lease(), 128, "the defaults fit");
+        let slow = [&webhook[..], &["--sms-concurrency", "2"]].concat();
+        assert_eq!(sms_args(&slow).batch_within_lease(), 2 * 5);
+        let tight = [&webhook[..], &["--sms-lease", "11s"]].concat();
+        assert_eq!(sms_args(&tight).batch_within_lease(), 1, "never less than one");
+        let capture = ["--sms-concurrency", "2"];
+        assert_eq!(sms_args(&capture).batch_within_lease(), 128, "capture waits on nothing");
     }
 }

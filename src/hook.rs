@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use crate::db::calls::{NewCall, NewWelcome, Outcome, WelcomeOutcome};
 use crate::directory_cache::DirectoryCache;
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
-use crate::group_commit::{CallWriter, WriteFailed};
+use crate::group_commit::{CallWriter, JOURNAL_SLOTS, JournalCalls, WriteFailed};
 use crate::rate_limit::RateLimiter;
 use crate::sms::welcome;
 use crate::twilio_signature::SignedRequest;
@@ -69,7 +69,13 @@ impl Hook {
             rules,
             limiter,
             directory: DirectoryCache::start(pool.clone()),
-            writer: CallWriter::start(&pool, rules.welcome_cooldown),
+            writer: CallWriter::start(
+                &pool,
+                JOURNAL_SLOTS,
+                JournalCalls {
+                    cooldown: rules.welcome_cooldown,
+                },
+            ),
         }
     }
 
@@ -175,7 +181,7 @@ impl Journal<'_> {
     ) -> Result<WelcomeOutcome, WriteFailed> {
         let (store_id, welcome) = store.unzip();
         self.writer
-            .record(NewCall {
+            .write(NewCall {
                 method: self.method,
                 from: self.raw.from.journal_text(),
                 to: self.raw.to.journal_text(),

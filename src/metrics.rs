@@ -6,6 +6,7 @@
 //! `ivr_sms_queued_total`, `ivr_sms_delivered_total`, `ivr_sms_failed_total`,
 //! `ivr_sms_retried_total`, `ivr_sms_outbox_queued`, `ivr_sms_outbox_due`,
 //! `ivr_sms_outbox_oldest_due_age_seconds`, `ivr_db_pool_connections{state}`,
+//! `ivr_group_commit_batches_total{writer}`, `ivr_group_commit_items_total{writer}`,
 //! `ivr_build_info{version}`.
 
 use std::sync::OnceLock;

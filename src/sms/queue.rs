@@ -29,8 +29,15 @@ pub struct ClaimedSms {
 
 /// Claims up to `limit` due SMS for `lease`. Rows another worker is claiming
 /// right now are skipped, not waited for.
+///
+/// The claim commits without waiting for its WAL flush: a claim lost in a
+/// crash leaves its rows due, to be claimed and sent again, which is the
+/// at-least-once a crash before an attempt's record already gives (and the
+/// record's own flush makes the claim durable first, the WAL being in order).
+/// Waiting for the flush made claims, one after another, the drain's limit.
 pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<ClaimedSms>> {
     let lease_token = Uuid::new_v4();
+    let mut tx = pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?;
     let rows = sqlx::query!(
         r#"WITH due AS (
                SELECT id FROM sms_outbox
@@ -51,8 +58,9 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
         lease_token,
         lease.as_secs_f64(),
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|row| ClaimedSms {
@@ -93,52 +101,133 @@ pub struct AttemptLog {
     pub http_status: Option<u16>,
 }
 
-/// Records the attempt and, if `sms` still holds its lease, ends it as
-/// `finish` says. Returns false when the lease was lost (the row was claimed
-/// again meanwhile): the attempt is logged, the row is left to its new owner.
-pub async fn finish(
-    conn: &mut PgConnection,
-    sms: &ClaimedSms,
-    finish: &Finish,
-    log: &AttemptLog,
-) -> sqlx::Result<bool> {
-    let (status, outcome, retry_after, error, provider_message_id) = match finish {
-        Finish::Delivered { provider_message_id } => {
-            ("delivered", "delivered", 0.0, None, provider_message_id.as_deref())
+/// One attempt that has ended, ready to be recorded.
+#[derive(Clone, Debug)]
+pub struct EndedAttempt {
+    pub id: Uuid,
+    /// The claim it was made under.
+    pub lease_token: Uuid,
+    pub attempt: i32,
+    pub finish: Finish,
+    pub log: AttemptLog,
+}
+
+impl EndedAttempt {
+    pub fn of(sms: &ClaimedSms, finish: Finish, log: AttemptLog) -> Self {
+        Self {
+            id: sms.id,
+            lease_token: sms.lease_token,
+            attempt: sms.attempt,
+            finish,
+            log,
         }
-        Finish::Retry { after, error } => ("queued", "retry", after.as_secs_f64(), Some(error.as_str()), None),
-        Finish::Failed { error } => ("failed", "failed", 0.0, Some(error.as_str()), None),
-    };
-    sqlx::query_scalar!(
-        r#"WITH finished AS (
-               UPDATE sms_outbox
-               SET status = $3,
-                   delivered_at = CASE WHEN $3 = 'delivered' THEN now() END,
-                   next_attempt_at = now() + make_interval(secs => $4),
+    }
+}
+
+/// Records every attempt and, for each SMS that still holds its lease, ends
+/// it as its `finish` says; one statement for the batch. Returns, per
+/// attempt, whether it held its lease: false when the row was claimed again
+/// meanwhile (the attempt is logged, the row is left to its new owner).
+pub async fn finish_batch(conn: &mut PgConnection, attempts: &[&EndedAttempt]) -> sqlx::Result<Vec<bool>> {
+    let columns = FinishColumns::of(attempts);
+    let fenced: Vec<i64> = sqlx::query_scalar!(
+        r#"WITH ended AS (
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[],
+                                    $7::int4[], $8::float8[], $9::int4[], $10::int2[], $11::text[])
+                   WITH ORDINALITY AS e(id, lease_token, status, retry_after, error, provider_message_id,
+                                        attempt, started_ms, duration_ms, http_status, outcome, position)
+           ), finished AS (
+               UPDATE sms_outbox s
+               SET status = e.status,
+                   delivered_at = CASE WHEN e.status = 'delivered' THEN now() END,
+                   next_attempt_at = now() + make_interval(secs => e.retry_after),
                    lease_token = NULL,
-                   last_error = $5,
-                   provider_message_id = coalesce($6, provider_message_id)
-               WHERE id = $1 AND lease_token = $2
-               RETURNING id
+                   last_error = e.error,
+                   provider_message_id = coalesce(e.provider_message_id, s.provider_message_id)
+               FROM ended e
+               WHERE s.id = e.id AND s.lease_token = e.lease_token
+               RETURNING e.position
            ), logged AS (
                INSERT INTO sms_attempts (sms_id, attempt, started_at, duration_ms, http_status, outcome, error)
-               VALUES ($1, $7, to_timestamp($8::float8 / 1000), $9, $10, $11, $5)
+               SELECT id, attempt, to_timestamp(started_ms / 1000), duration_ms, http_status, outcome, error
+               FROM ended ORDER BY position
            )
-           SELECT EXISTS (SELECT 1 FROM finished) AS "fenced!""#,
-        sms.id,
-        sms.lease_token,
-        status,
-        retry_after,
-        error,
-        provider_message_id,
-        sms.attempt,
-        log.started_at_unix_ms as f64,
-        i32::try_from(log.duration.as_millis()).unwrap_or(i32::MAX),
-        log.http_status.map(|s| s as i16),
-        outcome,
+           SELECT position AS "position!" FROM finished"#,
+        &columns.ids,
+        &columns.lease_tokens,
+        &columns.statuses as &[&str],
+        &columns.retry_after,
+        &columns.errors as &[Option<&str>],
+        &columns.provider_message_ids as &[Option<&str>],
+        &columns.attempts,
+        &columns.started_ms,
+        &columns.duration_ms,
+        &columns.http_statuses as &[Option<i16>],
+        &columns.outcomes as &[&str],
     )
-    .fetch_one(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    let mut held = vec![false; attempts.len()];
+    for position in fenced {
+        held[position as usize - 1] = true;
+    }
+    Ok(held)
+}
+
+/// [`finish_batch`]'s arguments, a Postgres array per column.
+struct FinishColumns<'a> {
+    ids: Vec<Uuid>,
+    lease_tokens: Vec<Uuid>,
+    statuses: Vec<&'static str>,
+    retry_after: Vec<f64>,
+    errors: Vec<Option<&'a str>>,
+    provider_message_ids: Vec<Option<&'a str>>,
+    attempts: Vec<i32>,
+    started_ms: Vec<f64>,
+    duration_ms: Vec<i32>,
+    http_statuses: Vec<Option<i16>>,
+    outcomes: Vec<&'static str>,
+}
+
+impl<'a> FinishColumns<'a> {
+    fn of(attempts: &[&'a EndedAttempt]) -> Self {
+        let mut columns = Self {
+            ids: Vec::with_capacity(attempts.len()),
+            lease_tokens: Vec::with_capacity(attempts.len()),
+            statuses: Vec::with_capacity(attempts.len()),
+            retry_after: Vec::with_capacity(attempts.len()),
+            errors: Vec::with_capacity(attempts.len()),
+            provider_message_ids: Vec::with_capacity(attempts.len()),
+            attempts: Vec::with_capacity(attempts.len()),
+            started_ms: Vec::with_capacity(attempts.len()),
+            duration_ms: Vec::with_capacity(attempts.len()),
+            http_statuses: Vec::with_capacity(attempts.len()),
+            outcomes: Vec::with_capacity(attempts.len()),
+        };
+        for ended in attempts {
+            let (status, outcome, retry_after, error, provider_message_id) = match &ended.finish {
+                Finish::Delivered { provider_message_id } => {
+                    ("delivered", "delivered", 0.0, None, provider_message_id.as_deref())
+                }
+                Finish::Retry { after, error } => ("queued", "retry", after.as_secs_f64(), Some(error.as_str()), None),
+                Finish::Failed { error } => ("failed", "failed", 0.0, Some(error.as_str()), None),
+            };
+            columns.ids.push(ended.id);
+            columns.lease_tokens.push(ended.lease_token);
+            columns.statuses.push(status);
+            columns.retry_after.push(retry_after);
+            columns.errors.push(error);
+            columns.provider_message_ids.push(provider_message_id);
+            columns.attempts.push(ended.attempt);
+            columns.started_ms.push(ended.log.started_at_unix_ms as f64);
+            columns
+                .duration_ms
+                .push(i32::try_from(ended.log.duration.as_millis()).unwrap_or(i32::MAX));
+            columns.http_statuses.push(ended.log.http_status.map(|s| s as i16));
+            columns.outcomes.push(outcome);
+        }
+        columns
+    }
 }
 
 /// Hands back claimed SMS that were never attempted (shutdown): due at once,

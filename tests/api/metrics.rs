@@ -63,6 +63,14 @@ async fn metrics_expose_requests_latency_calls_sms_queue_pool_and_build() {
     assert!(sample(&text, "ivr_sms_delivered_total") >= 1.0);
     assert!(sample(&text, "ivr_sms_failed_total") >= 1.0);
     assert!(sample(&text, "ivr_sms_retried_total") >= 1.0);
+    for (writer, written) in [("journal", 6.0), ("sms_finish", 3.0)] {
+        let batches = sample(&text, &format!("ivr_group_commit_batches_total{{writer=\"{writer}\"}}"));
+        let items = sample(&text, &format!("ivr_group_commit_items_total{{writer=\"{writer}\"}}"));
+        assert!(
+            batches >= 1.0 && items >= written && items >= batches,
+            "{writer}: {items} in {batches}"
+        );
+    }
     // This app's own outbox: the flaky SMS waits an hour for its retry.
     assert_eq!(sample(&text, "ivr_sms_outbox_queued"), 1.0);
     assert_eq!(sample(&text, "ivr_sms_outbox_due"), 0.0);

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use ivr_gateway::sms::counters::SmsCounters;
-use ivr_gateway::sms::queue::{self, AttemptLog, Finish};
+use ivr_gateway::sms::queue::{self, AttemptLog, EndedAttempt, Finish};
 use ivr_gateway::sms::retry::RetryPolicy;
 use ivr_gateway::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
 use ivr_gateway::sms::worker::{Worker, WorkerSettings};
@@ -387,8 +387,11 @@ async fn a_worker_whose_lease_expired_cannot_overwrite_a_newer_attempt() {
     let failed = Finish::Failed {
         error: "stale worker's view".into(),
     };
-    assert!(
-        !queue::finish(&mut conn, &stale, &failed, &log).await.unwrap(),
+    assert_eq!(
+        queue::finish_batch(&mut conn, &[&EndedAttempt::of(&stale, failed, log.clone())])
+            .await
+            .unwrap(),
+        [false],
         "the stale finish must be refused"
     );
     assert_eq!(
@@ -399,7 +402,12 @@ async fn a_worker_whose_lease_expired_cannot_overwrite_a_newer_attempt() {
     let done = Finish::Delivered {
         provider_message_id: None,
     };
-    assert!(queue::finish(&mut conn, &fresh, &done, &log).await.unwrap());
+    assert_eq!(
+        queue::finish_batch(&mut conn, &[&EndedAttempt::of(&fresh, done, log)])
+            .await
+            .unwrap(),
+        [true]
+    );
     assert_eq!(
         outcome(&app, id).await,
         Outcome {
@@ -408,6 +416,100 @@ async fn a_worker_whose_lease_expired_cannot_overwrite_a_newer_attempt() {
         }
     );
     assert_eq!(attempts(&app, id).await.len(), 2, "both attempts are on record");
+}
+
+#[tokio::test]
+async fn one_statement_records_a_batch_of_attempts_and_refuses_only_the_stale_ones() {
+    let app = spawn_app().await;
+    let stale_id = queue_welcome(&app, "+14155550101").await;
+    let stale = queue::claim(&app.pool, 10, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let delivered_id = queue_welcome(&app, "+14155550102").await;
+    let retried_id = queue_welcome(&app, "+14155550103").await;
+    let failed_id = queue_welcome(&app, "+14155550104").await;
+    let claimed = queue::claim(&app.pool, 10, Duration::from_secs(30)).await.unwrap();
+    let claim_of = |id| claimed.iter().find(|sms| sms.id == id).unwrap();
+    assert_eq!(claimed.len(), 4, "the stale claim's row is due again");
+
+    let log = |status| AttemptLog {
+        started_at_unix_ms: 1_700_000_000_000,
+        duration: Duration::from_millis(7),
+        http_status: Some(status),
+    };
+    let batch = [
+        EndedAttempt::of(
+            claim_of(delivered_id),
+            Finish::Delivered {
+                provider_message_id: Some("SM-1".into()),
+            },
+            log(200),
+        ),
+        EndedAttempt::of(&stale, Finish::Failed { error: "stale".into() }, log(500)),
+        EndedAttempt::of(
+            claim_of(retried_id),
+            Finish::Retry {
+                after: Duration::from_secs(3600),
+                error: "HTTP 503 ' OR 1=1 --".into(),
+            },
+            log(503),
+        ),
+        EndedAttempt::of(
+            claim_of(failed_id),
+            Finish::Failed {
+                error: "invalid number ✗".into(),
+            },
+            log(400),
+        ),
+    ];
+    let mut conn = app.pool.acquire().await.unwrap();
+    let held = queue::finish_batch(&mut conn, &batch.iter().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(held, [true, false, true, true]);
+
+    assert_eq!(
+        outcome(&app, delivered_id).await,
+        Outcome {
+            provider_message_id: Some("SM-1".into()),
+            ..delivered()
+        }
+    );
+    assert_eq!(
+        outcome(&app, retried_id).await,
+        Outcome {
+            status: "queued".into(),
+            attempts: 1,
+            last_error: Some("HTTP 503 ' OR 1=1 --".into()),
+            delivered: false,
+            provider_message_id: None,
+        }
+    );
+    assert_eq!(
+        outcome(&app, failed_id).await.last_error.as_deref(),
+        Some("invalid number ✗")
+    );
+    assert_eq!(
+        outcome(&app, stale_id).await.status,
+        "queued",
+        "the newer claim still owns the stale row"
+    );
+    assert_eq!(attempts(&app, retried_id).await, [(1, "retry".into(), Some(503))]);
+    assert_eq!(
+        attempts(&app, stale_id).await,
+        [(1, "failed".into(), Some(500))],
+        "a refused attempt is still on record"
+    );
+    let (started, duration_ms): (f64, i32) = sqlx::query_as(
+        "SELECT extract(epoch FROM started_at)::float8, duration_ms FROM sms_attempts WHERE sms_id = $1",
+    )
+    .bind(failed_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((started, duration_ms), (1_700_000_000.0, 7));
 }
 
 #[tokio::test]
