@@ -29,6 +29,11 @@ pub trait BatchStatement: Send + Sync + 'static {
     type Output: Send + 'static;
     /// Names the writer in logs and in the `writer` label of its metrics.
     const NAME: &'static str;
+    /// Whether an item whose caller stopped waiting (its request timed out,
+    /// its client left) is taken out of the batch before COMMIT: that caller
+    /// was answered an error, so its write must not land after all. False
+    /// where the write must land whoever still waits for it.
+    const UNDONE_WHEN_ABANDONED: bool;
 
     /// Writes `items`, returning one output per item, in order.
     fn write(
@@ -122,11 +127,22 @@ async fn gather<S: BatchStatement>(
 /// Commits one batch and answers its items. A batch refused for its data
 /// (not for the database being away) is retried item by item, so that one
 /// item the database rejects cannot fail the others.
-async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, batch: Vec<Pending<S>>) {
+async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<Pending<S>>) {
     metrics::counter!("ivr_group_commit_batches_total", "writer" => S::NAME).increment(1);
     metrics::counter!("ivr_group_commit_items_total", "writer" => S::NAME).increment(batch.len() as u64);
-    let items: Vec<&S::Item> = batch.iter().map(|p| &p.item).collect();
-    match write(pool, statement, &items).await {
+    let written = loop {
+        forget_abandoned(&mut batch);
+        if batch.is_empty() {
+            return;
+        }
+        let items: Vec<&S::Item> = batch.iter().map(|p| &p.item).collect();
+        match write(pool, statement, &items, || is_abandoned(batch.iter())).await {
+            Err(Written::Abandoned) => continue,
+            Err(Written::Failed(error)) => break Err(error),
+            Ok(outputs) => break Ok(outputs),
+        }
+    };
+    match written {
         Ok(outputs) => {
             for (pending, output) in batch.into_iter().zip(outputs) {
                 let _ = pending.done.send(Ok(output));
@@ -135,10 +151,16 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, batch: Vec<Pend
         Err(error) if batch.len() > 1 && is_about_the_data(&error) => {
             tracing::warn!(%error, items = batch.len(), writer = S::NAME, "batch refused; writing its items one by one");
             for pending in batch {
-                let output = write(pool, statement, &[&pending.item]).await;
-                let _ = pending
-                    .done
-                    .send(output.map(|mut o| o.remove(0)).map_err(|e| WriteFailed::from(&e)));
+                let output = match write(pool, statement, &[&pending.item], || {
+                    is_abandoned(std::iter::once(&pending))
+                })
+                .await
+                {
+                    Ok(mut outputs) => Ok(outputs.remove(0)),
+                    Err(Written::Abandoned) => continue,
+                    Err(Written::Failed(error)) => Err(WriteFailed::from(&error)),
+                };
+                let _ = pending.done.send(output);
             }
         }
         Err(error) => {
@@ -150,7 +172,40 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, batch: Vec<Pend
     }
 }
 
-async fn write<S: BatchStatement>(pool: &PgPool, statement: &S, items: &[&S::Item]) -> sqlx::Result<Vec<S::Output>> {
+fn forget_abandoned<S: BatchStatement>(batch: &mut Vec<Pending<S>>) {
+    if S::UNDONE_WHEN_ABANDONED {
+        batch.retain(|pending| !pending.done.is_closed());
+    }
+}
+
+fn is_abandoned<'a, S: BatchStatement>(mut batch: impl Iterator<Item = &'a Pending<S>>) -> bool {
+    S::UNDONE_WHEN_ABANDONED && batch.any(|pending| pending.done.is_closed())
+}
+
+/// Why a batch was not committed.
+enum Written {
+    /// A caller gave up before COMMIT; the batch was rolled back.
+    Abandoned,
+    Failed(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Written {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Failed(error)
+    }
+}
+
+/// Writes `items` in one transaction, rolled back instead of committed when
+/// `abandoned()` says a caller gave up meanwhile (the statement may have waited
+/// on a lock for longer than that caller's timeout). A caller who gives up
+/// during the COMMIT itself may still see its write land: that window is one
+/// WAL flush, as for any transaction whose client disconnects while committing.
+async fn write<S: BatchStatement>(
+    pool: &PgPool,
+    statement: &S,
+    items: &[&S::Item],
+    abandoned: impl Fn() -> bool,
+) -> Result<Vec<S::Output>, Written> {
     let mut attempt = 1;
     loop {
         // One statement, yet inside a transaction: were it autocommitted, a
@@ -159,17 +214,21 @@ async fn write<S: BatchStatement>(pool: &PgPool, statement: &S, items: &[&S::Ite
         // rolls back.
         let mut tx = begin(pool).await?;
         match statement.write(&mut tx, items).await {
-            Ok(outputs) if outputs.len() == items.len() => return tx.commit().await.map(|()| outputs),
+            Ok(_) if abandoned() => {
+                tx.rollback().await?;
+                return Err(Written::Abandoned);
+            }
+            Ok(outputs) if outputs.len() == items.len() => return Ok(tx.commit().await.map(|()| outputs)?),
             Ok(outputs) => {
-                return Err(sqlx::Error::Protocol(format!(
+                return Err(Written::Failed(sqlx::Error::Protocol(format!(
                     "{} wrote {} items but reported {}",
                     S::NAME,
                     items.len(),
                     outputs.len()
-                )));
+                ))));
             }
             Err(error) if attempt < ATTEMPTS && is_lost_race(&error) => attempt += 1,
-            Err(error) => return Err(error),
+            Err(error) => return Err(Written::Failed(error)),
         }
     }
 }
@@ -208,6 +267,8 @@ impl BatchStatement for JournalCalls {
     type Item = NewCall;
     type Output = WelcomeOutcome;
     const NAME: &'static str = "journal";
+    /// A caller answered 503 must not find its SMS queued anyway.
+    const UNDONE_WHEN_ABANDONED: bool = true;
 
     fn write(
         &self,

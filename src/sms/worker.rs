@@ -83,6 +83,8 @@ impl BatchStatement for RecordAttempts {
     type Item = EndedAttempt;
     type Output = bool;
     const NAME: &'static str = "sms_finish";
+    /// The SMS was delivered or not whoever waits: recording it spares a resend.
+    const UNDONE_WHEN_ABANDONED: bool = false;
 
     fn write(
         &self,

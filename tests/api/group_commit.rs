@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ivr_gateway::db::calls::{self, NewCall, NewWelcome, Outcome, SmsSkipped};
 use ivr_gateway::domain::{PhoneNumber, PhoneValidation};
+use ivr_gateway::group_commit::{CallWriter, JournalCalls};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -167,4 +168,49 @@ async fn concurrent_new_callers_each_get_their_sms_and_a_journal_row() {
     .await
     .unwrap();
     assert_eq!((linked, app.sms_count().await), (200, 200));
+}
+
+#[tokio::test]
+async fn a_call_whose_caller_gave_up_is_rolled_back_and_the_rest_of_its_batch_commits() {
+    let app = spawn_app().await;
+    let acme = app.organization_id("Acme Retail").await;
+    let sf = app.store_id("Acme San Francisco").await;
+    let oakland = app.store_id("Acme Oakland").await;
+    let writer = CallWriter::start(&app.pool, 1, JournalCalls { cooldown: DAY });
+    let blocker = hold_cooldown_row(&app).await;
+
+    let waiting = welcomed(acme, oakland, ACME_OAKLAND, CALLER);
+    let waiting_sms = waiting.welcome.as_ref().unwrap().id;
+    // Queued before the impatient call, so a batch of its own would not be blocked.
+    let kept = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.write(waiting).await }
+    });
+    let gone = tokio::spawn({
+        let writer = writer.clone();
+        let impatient = welcomed(acme, sf, ACME_SF, CALLER);
+        async move { tokio::time::timeout(Duration::from_millis(300), writer.write(impatient)).await }
+    });
+    assert!(
+        gone.await.unwrap().is_err(),
+        "the impatient call waits on the cool-down row"
+    );
+    assert!(!kept.is_finished(), "both calls are in the batch blocked on that row");
+    blocker.rollback().await.unwrap();
+
+    assert_eq!(kept.await.unwrap().unwrap(), Some(Ok(waiting_sms)));
+    let journal: Vec<(Option<String>, Option<Uuid>)> = sqlx::query_as("SELECT to_number, sms_id FROM calls")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(journal, [(Some(ACME_OAKLAND.to_owned()), Some(waiting_sms))]);
+    let queued: Vec<String> = sqlx::query_scalar("SELECT from_number FROM sms_outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, [ACME_OAKLAND], "nothing of the abandoned call was committed");
+    // Its cool-down was rolled back with it: the caller's next call is welcomed.
+    let again = welcomed(acme, sf, ACME_SF, CALLER);
+    let again_sms = again.welcome.as_ref().unwrap().id;
+    assert_eq!(writer.write(again).await.unwrap(), Some(Ok(again_sms)));
 }

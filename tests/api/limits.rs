@@ -85,8 +85,38 @@ async fn a_request_over_the_request_timeout_is_a_503() {
         ..Default::default()
     })
     .await;
-    let blocker = hold_cooldown_row(&app).await;
+    assert_timed_out_call_leaves_nothing_behind(&app).await;
+}
+
+#[tokio::test]
+async fn a_call_over_the_database_timeout_is_a_503_and_leaves_nothing_behind() {
+    let app = spawn_app_with(TestSettings {
+        db_timeout: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    assert_timed_out_call_leaves_nothing_behind(&app).await;
+}
+
+/// A call blocked in the journal's transaction past its deadline is answered
+/// 503, and its journal row and SMS are rolled back once the lock is released.
+async fn assert_timed_out_call_leaves_nothing_behind(app: &TestApp) {
+    let blocker = hold_cooldown_row(app).await;
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_json(503, UNAVAILABLE);
     blocker.rollback().await.unwrap();
-    assert_eq!(app.sms_count().await, 0, "a timed-out call leaves nothing behind");
+    // The journal commits one batch at a time: once the next call is
+    // answered, the abandoned batch has ended, one way or the other.
+    app.call(ACME_KEY, "+14155550123", ACME_SF)
+        .await
+        .assert_twiml(DIAL_ACME_SF);
+    let journal: Vec<Option<String>> = sqlx::query_scalar("SELECT from_number FROM calls")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(journal, [Some("+14155550123".to_owned())]);
+    let queued: Vec<String> = sqlx::query_scalar("SELECT to_number FROM sms_outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, ["+14155550123"], "a timed-out call leaves nothing behind");
 }
