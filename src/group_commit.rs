@@ -59,6 +59,13 @@ struct Pending<S: BatchStatement> {
     done: oneshot::Sender<Result<S::Output, WriteFailed>>,
 }
 
+impl<S: BatchStatement> Pending<S> {
+    /// Its caller stopped waiting and its write is to be undone.
+    fn is_abandoned(&self) -> bool {
+        S::UNDONE_WHEN_ABANDONED && self.done.is_closed()
+    }
+}
+
 /// A handle on a writer; cheap to clone and share.
 pub struct GroupCommit<S: BatchStatement> {
     queue: mpsc::Sender<Pending<S>>,
@@ -131,12 +138,12 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
     metrics::counter!("ivr_group_commit_batches_total", "writer" => S::NAME).increment(1);
     metrics::counter!("ivr_group_commit_items_total", "writer" => S::NAME).increment(batch.len() as u64);
     let written = loop {
-        forget_abandoned(&mut batch);
+        batch.retain(|pending| !pending.is_abandoned());
         if batch.is_empty() {
             return;
         }
         let items: Vec<&S::Item> = batch.iter().map(|p| &p.item).collect();
-        match write(pool, statement, &items, || is_abandoned(batch.iter())).await {
+        match write(pool, statement, &items, || batch.iter().any(Pending::is_abandoned)).await {
             Err(Written::Abandoned) => continue,
             Err(Written::Failed(error)) => break Err(error),
             Ok(outputs) => break Ok(outputs),
@@ -151,11 +158,7 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
         Err(error) if batch.len() > 1 && is_about_the_data(&error) => {
             tracing::warn!(%error, items = batch.len(), writer = S::NAME, "batch refused; writing its items one by one");
             for pending in batch {
-                let output = match write(pool, statement, &[&pending.item], || {
-                    is_abandoned(std::iter::once(&pending))
-                })
-                .await
-                {
+                let output = match write(pool, statement, &[&pending.item], || pending.is_abandoned()).await {
                     Ok(mut outputs) => Ok(outputs.remove(0)),
                     Err(Written::Abandoned) => continue,
                     Err(Written::Failed(error)) => Err(WriteFailed::from(&error)),
@@ -170,16 +173,6 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
             }
         }
     }
-}
-
-fn forget_abandoned<S: BatchStatement>(batch: &mut Vec<Pending<S>>) {
-    if S::UNDONE_WHEN_ABANDONED {
-        batch.retain(|pending| !pending.done.is_closed());
-    }
-}
-
-fn is_abandoned<'a, S: BatchStatement>(mut batch: impl Iterator<Item = &'a Pending<S>>) -> bool {
-    S::UNDONE_WHEN_ABANDONED && batch.any(|pending| pending.done.is_closed())
 }
 
 /// Why a batch was not committed.

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use ivr_gateway::group_commit::JOURNAL_SLOTS;
 use ivr_gateway::startup::Limits;
 
 use crate::helpers::*;
@@ -105,7 +106,9 @@ async fn assert_timed_out_call_leaves_nothing_behind(app: &TestApp) {
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_json(503, UNAVAILABLE);
     blocker.rollback().await.unwrap();
     // The journal commits one batch at a time: once the next call is
-    // answered, the abandoned batch has ended, one way or the other.
+    // answered, the abandoned batch has ended, one way or the other. With
+    // more slots this count would race the abandoned batch's end.
+    const _: () = assert!(JOURNAL_SLOTS == 1, "the next call orders after the abandoned batch");
     app.call(ACME_KEY, "+14155550123", ACME_SF)
         .await
         .assert_twiml(DIAL_ACME_SF);
