@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::error::ErrorKind;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::db::calls::{self, NewCall, WelcomeOutcome};
@@ -142,9 +142,8 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
         if batch.is_empty() {
             return;
         }
-        let items: Vec<&S::Item> = batch.iter().map(|p| &p.item).collect();
-        match write(pool, statement, &items, || batch.iter().any(Pending::is_abandoned)).await {
-            Err(Written::Abandoned) => continue,
+        match write(pool, statement, &batch).await {
+            Err(Written::Again) => continue,
             Err(Written::Failed(error)) => break Err(error),
             Ok(outputs) => break Ok(outputs),
         }
@@ -158,12 +157,9 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
         Err(error) if batch.len() > 1 && is_about_the_data(&error) => {
             tracing::warn!(%error, items = batch.len(), writer = S::NAME, "batch refused; writing its items one by one");
             for pending in batch {
-                let output = match write(pool, statement, &[&pending.item], || pending.is_abandoned()).await {
-                    Ok(mut outputs) => Ok(outputs.remove(0)),
-                    Err(Written::Abandoned) => continue,
-                    Err(Written::Failed(error)) => Err(WriteFailed::from(&error)),
-                };
-                let _ = pending.done.send(output);
+                if let Some(output) = write_alone(pool, statement, &pending).await {
+                    let _ = pending.done.send(output);
+                }
             }
         }
         Err(error) => {
@@ -175,10 +171,30 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
     }
 }
 
+/// Writes one item in a transaction of its own; `None` once its caller gave up.
+async fn write_alone<S: BatchStatement>(
+    pool: &PgPool,
+    statement: &S,
+    pending: &Pending<S>,
+) -> Option<Result<S::Output, WriteFailed>> {
+    loop {
+        if pending.is_abandoned() {
+            return None;
+        }
+        match write(pool, statement, std::slice::from_ref(pending)).await {
+            Ok(mut outputs) => return Some(Ok(outputs.remove(0))),
+            Err(Written::Again) => continue,
+            Err(Written::Failed(error)) => return Some(Err(WriteFailed::from(&error))),
+        }
+    }
+}
+
 /// Why a batch was not committed.
 enum Written {
-    /// A caller gave up before COMMIT; the batch was rolled back.
-    Abandoned,
+    /// Nothing was committed, and the batch is to be written again: a
+    /// caller gave up before COMMIT (the batch goes again without it), or a
+    /// COMMIT whose answer was lost turned out not to have committed.
+    Again,
     Failed(sqlx::Error),
 }
 
@@ -188,17 +204,23 @@ impl From<sqlx::Error> for Written {
     }
 }
 
-/// Writes `items` in one transaction, rolled back instead of committed when
-/// `abandoned()` says a caller gave up meanwhile (the statement may have waited
-/// on a lock for longer than that caller's timeout). A caller who gives up
-/// during the COMMIT itself may still see its write land: that window is one
-/// WAL flush, as for any transaction whose client disconnects while committing.
+/// Writes `batch` in one transaction, rolled back instead of committed when
+/// a caller gave up meanwhile (the statement may have waited on a lock for
+/// longer than that caller's timeout).
+///
+/// A COMMIT whose answer is lost (the connection died while committing) may
+/// or may not have committed. The transaction's id was read before the
+/// COMMIT, so the writer asks the database, on a new connection, what became
+/// of it: committed, the batch is answered as written; rolled back, it is
+/// written again. It keeps asking until the database answers or every caller
+/// has stopped waiting: only a caller whose deadline passes while the
+/// database stays away gets an error for a write that may have landed.
 async fn write<S: BatchStatement>(
     pool: &PgPool,
     statement: &S,
-    items: &[&S::Item],
-    abandoned: impl Fn() -> bool,
+    batch: &[Pending<S>],
 ) -> Result<Vec<S::Output>, Written> {
+    let items: Vec<&S::Item> = batch.iter().map(|pending| &pending.item).collect();
     let mut attempt = 1;
     loop {
         // One statement, yet inside a transaction: were it autocommitted, a
@@ -206,12 +228,8 @@ async fn write<S: BatchStatement>(
         // already answered 503) would commit alone. Without the COMMIT it
         // rolls back.
         let mut tx = begin(pool).await?;
-        match statement.write(&mut tx, items).await {
-            Ok(_) if abandoned() => {
-                tx.rollback().await?;
-                return Err(Written::Abandoned);
-            }
-            Ok(outputs) if outputs.len() == items.len() => return Ok(tx.commit().await.map(|()| outputs)?),
+        let outputs = match statement.write(&mut tx, &items).await {
+            Ok(outputs) if outputs.len() == items.len() => outputs,
             Ok(outputs) => {
                 return Err(Written::Failed(sqlx::Error::Protocol(format!(
                     "{} wrote {} items but reported {}",
@@ -220,10 +238,75 @@ async fn write<S: BatchStatement>(
                     outputs.len()
                 ))));
             }
-            Err(error) if attempt < ATTEMPTS && is_lost_race(&error) => attempt += 1,
+            Err(error) if attempt < ATTEMPTS && is_lost_race(&error) => {
+                attempt += 1;
+                continue;
+            }
             Err(error) => return Err(Written::Failed(error)),
+        };
+        if batch.iter().any(Pending::is_abandoned) {
+            tx.rollback().await?;
+            return Err(Written::Again);
+        }
+        let transaction_id: i64 = sqlx::query_scalar("SELECT txid_current()").fetch_one(&mut *tx).await?;
+        let lost = match tx.commit().await {
+            Ok(()) => return Ok(outputs),
+            // The database answered: the transaction is rolled back.
+            Err(error) if error.as_database_error().is_some() => return Err(Written::Failed(error)),
+            Err(lost) => lost,
+        };
+        tracing::warn!(error = %lost, writer = S::NAME, "no answer to COMMIT; asking the database whether it committed");
+        let nobody_waits = || batch.iter().all(|pending| pending.done.is_closed());
+        match settle(pool, transaction_id, nobody_waits).await {
+            Some(Settled::Committed) => return Ok(outputs),
+            Some(Settled::RolledBack) => return Err(Written::Again),
+            None => return Err(Written::Failed(lost)),
         }
     }
+}
+
+/// What became of a transaction whose COMMIT got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Settled {
+    Committed,
+    RolledBack,
+}
+
+/// Pause between two questions while the database is still away.
+const SETTLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Asks the database what became of `transaction_id`, on a fresh connection
+/// each time (the pool's may all be dead), until it answers or `nobody_waits`.
+async fn settle(pool: &PgPool, transaction_id: i64, nobody_waits: impl Fn() -> bool) -> Option<Settled> {
+    let options = pool.connect_options();
+    let connect_timeout = pool.options().get_acquire_timeout();
+    while !nobody_waits() {
+        let asked = async {
+            let mut conn = tokio::time::timeout(connect_timeout, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            let status: sqlx::Result<Option<String>> = sqlx::query_scalar("SELECT txid_status($1)")
+                .bind(transaction_id)
+                .fetch_one(&mut conn)
+                .await;
+            let _ = conn.close().await;
+            status
+        };
+        match asked.await {
+            Ok(Some(status)) if status == "committed" => return Some(Settled::Committed),
+            Ok(Some(status)) if status == "aborted" => return Some(Settled::RolledBack),
+            // Still committing, or no answer yet: ask again.
+            Ok(_) => {}
+            // "Transaction ID is in the future": a crash lost every trace of
+            // it, its commit record included.
+            Err(error) if error.as_database_error().and_then(|e| e.code()).as_deref() == Some("22023") => {
+                return Some(Settled::RolledBack);
+            }
+            Err(error) => tracing::debug!(%error, "cannot ask about the transaction yet"),
+        }
+        tokio::time::sleep(SETTLE_PAUSE).await;
+    }
+    None
 }
 
 /// BEGIN, once more if it fails: the pooled connection may have died since

@@ -57,6 +57,7 @@ impl ClusterOptions {
 /// instead, the kernel tells the server to shut down (`PR_SET_PDEATHSIG`).
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
+    options: ClusterOptions,
     port: u16,
     password: String,
     /// `None` when another process started the server and owns its lifetime.
@@ -85,7 +86,12 @@ impl EmbeddedPostgres {
                 (port, Some(spawn_server(&binaries, options, &pgdata, port, account)?))
             }
         };
-        let mut cluster = Self { port, password, child };
+        let mut cluster = Self {
+            options: options.clone(),
+            port,
+            password,
+            child,
+        };
         if let Err(error) = cluster.wait_until_accepting(root).await {
             cluster.stop().await;
             return Err(error);
@@ -141,6 +147,36 @@ impl EmbeddedPostgres {
         tracing::warn!("PostgreSQL did not stop within {STOP_TIMEOUT:?}; killing it");
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// Stops the server at once, as a crash would: immediate shutdown
+    /// (SIGQUIT), no checkpoint, whatever was not yet flushed is lost. For
+    /// fault drills; [`restart`](Self::restart) brings it back.
+    pub async fn crash(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        signal(&child, libc::SIGQUIT);
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Starts the server again, on the same port, after [`stop`](Self::stop)
+    /// or [`crash`](Self::crash); it recovers from its WAL as after any crash.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            bail!("the server is running");
+        }
+        let binaries = binaries::locate()?;
+        let account = account::server_account()?;
+        let pgdata = self.options.data_root.join("pgdata");
+        self.child = Some(spawn_server(&binaries, &self.options, &pgdata, self.port, account)?);
+        let root = self.options.data_root.clone();
+        self.wait_until_accepting(&root).await
     }
 
     async fn wait_until_accepting(&mut self, root: &Path) -> anyhow::Result<()> {

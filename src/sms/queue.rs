@@ -30,24 +30,31 @@ pub struct ClaimedSms {
 /// Claims up to `limit` due SMS for `lease`. Rows another worker is claiming
 /// right now are skipped, not waited for.
 ///
-/// The claim commits without waiting for its WAL flush: a claim lost in a
-/// crash leaves its rows due, to be claimed and sent again, which is the
-/// at-least-once a crash before an attempt's record already gives (and the
-/// record's own flush makes the claim durable first, the WAL being in order).
-/// Waiting for the flush made claims, one after another, the drain's limit.
+/// The claim is durable before it returns (an ordinary commit, one WAL flush
+/// per batch): a send starts only once its claim would survive a crash, so
+/// a worker that got an acknowledgement can always record it under its own
+/// lease token.
+///
+/// A lease that ran out is taken over at once if it was granted since the
+/// database last started; one granted before a restart only once the
+/// database has been up for a whole `lease`: its worker may still be alive
+/// with an acknowledged send it could not record while the database was
+/// away, and it is given that long to record it.
 pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<Vec<ClaimedSms>> {
     let lease_token = Uuid::new_v4();
-    let mut tx = pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?;
     let rows = sqlx::query!(
         r#"WITH due AS (
                SELECT id FROM sms_outbox
                WHERE status = 'queued' AND next_attempt_at <= now()
+                 AND (lease_token IS NULL OR claimed_at >= pg_postmaster_start_time()
+                      OR now() >= pg_postmaster_start_time() + make_interval(secs => $3))
                ORDER BY next_attempt_at
                LIMIT $1
                FOR UPDATE SKIP LOCKED
            )
            UPDATE sms_outbox s
-           SET attempts = s.attempts + 1, lease_token = $2, next_attempt_at = now() + make_interval(secs => $3)
+           SET attempts = s.attempts + 1, lease_token = $2, claimed_at = now(),
+               next_attempt_at = now() + make_interval(secs => $3)
            FROM due
            WHERE s.id = due.id
            RETURNING s.id, s.from_number::text AS "from!", s.to_number::text AS "to!", s.body, s.context,
@@ -58,9 +65,8 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
         lease_token,
         lease.as_secs_f64(),
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
-    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|row| ClaimedSms {

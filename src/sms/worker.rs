@@ -29,8 +29,10 @@ use crate::group_commit::{BatchStatement, GroupCommit};
 
 /// The channel `sms_outbox_due` notifications arrive on.
 const CHANNEL: &str = "sms_outbox_due";
-/// Attempts at recording an attempt's end before leaving it to the lease.
-const FINISH_TRIES: u32 = 3;
+/// Pauses between tries at recording an ended attempt while the database is
+/// away: short at first, at most a second, so a recovered database is seen soon.
+const RECORD_PAUSE_MIN: Duration = Duration::from_millis(50);
+const RECORD_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// Commits of ended attempts in flight at once.
 const FINISH_SLOTS: usize = 2;
 /// Batches claimed and not yet recorded, at most: the one being delivered,
@@ -244,22 +246,38 @@ impl Shared {
             http_status: delivery.http_status(),
         };
         let ended = EndedAttempt::of(&sms, self.decide(&sms, delivery), log);
-        for try_number in 1..=FINISH_TRIES {
+        self.record(ended).await;
+    }
+
+    /// Records an ended attempt, however long the database stays away: an
+    /// acknowledged send that is not recorded would be sent again once its
+    /// lease runs out. Only the fence ends the wait early, when the row was
+    /// claimed by another worker meanwhile. This task holds its `unfinished`
+    /// permit until then, so a worker cut off from the database stops
+    /// claiming instead of piling up unrecorded attempts.
+    async fn record(&self, ended: EndedAttempt) {
+        let mut pause = RECORD_PAUSE_MIN;
+        let mut failures = 0u32;
+        loop {
             match self.finishes.write(ended.clone()).await {
-                Ok(true) => return self.count(&ended.finish),
+                Ok(true) => {
+                    if failures > 0 {
+                        tracing::info!(sms = %ended.id, failures, "attempt recorded once the database was back");
+                    }
+                    return self.count(&ended.finish);
+                }
                 Ok(false) => {
                     self.counters.lease_lost();
-                    tracing::warn!(sms = %sms.id, "lease expired before the attempt finished; left to its new owner");
+                    tracing::warn!(sms = %ended.id, "lease taken over before the attempt was recorded; left to its new owner");
                     return;
                 }
-                Err(error) if try_number < FINISH_TRIES => {
-                    tracing::warn!(sms = %sms.id, %error, "cannot record the attempt yet; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * u64::from(try_number))).await;
-                }
                 Err(error) => {
-                    // At least once: after the lease it is claimed and sent again,
-                    // with the same id as its idempotency key.
-                    tracing::error!(sms = %sms.id, %error, "cannot record the attempt; the SMS will be retried");
+                    failures += 1;
+                    if failures == 1 {
+                        tracing::warn!(sms = %ended.id, %error, "cannot record the attempt yet; keeping it until the database is back");
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RECORD_PAUSE_MAX);
                 }
             }
         }

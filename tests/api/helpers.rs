@@ -462,12 +462,29 @@ pub fn encode(value: &str) -> String {
 }
 
 /// A TCP proxy in front of PostgreSQL that a test can cut (every connection
-/// dropped, new ones refused) and restore: the database "going away".
+/// dropped, new ones refused) and restore: the database "going away". It can
+/// also break the connection of the next `COMMIT` it sees, either before the
+/// database gets it or after the database got it but before its answer
+/// comes back: the two sides of an ambiguous commit.
 pub struct DatabaseProxy {
     pub port: u16,
     open: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
+    commit_trap: Arc<std::sync::Mutex<Option<CommitTrap>>>,
+    sprung: Arc<AtomicBool>,
 }
+
+/// What the proxy does to the next `COMMIT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitTrap {
+    /// The database commits; its answer never reaches the application.
+    LoseTheAnswer,
+    /// The database never sees the COMMIT and rolls the transaction back.
+    DropTheCommit,
+}
+
+/// The simple-protocol message `COMMIT`, as sqlx sends it.
+const COMMIT_MESSAGE: &[u8] = b"Q\x00\x00\x00\x0bCOMMIT\x00";
 
 impl DatabaseProxy {
     async fn start(upstream_host: &str, upstream_port: u16) -> Self {
@@ -475,17 +492,21 @@ impl DatabaseProxy {
         let port = listener.local_addr().unwrap().port();
         let open = Arc::new(AtomicBool::new(true));
         let connections = Arc::new(Mutex::new(Vec::new()));
+        let commit_trap = Arc::new(std::sync::Mutex::new(None));
+        let sprung = Arc::new(AtomicBool::new(false));
         let upstream = format!("{upstream_host}:{upstream_port}");
         let (accept_open, accept_connections) = (open.clone(), connections.clone());
+        let (trap, accept_sprung) = (commit_trap.clone(), sprung.clone());
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 if !accept_open.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is refused
                 }
                 let upstream = upstream.clone();
+                let (trap, sprung) = (trap.clone(), accept_sprung.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = tokio::net::TcpStream::connect(upstream).await {
+                        relay(client, server, trap, sprung).await;
                     }
                 });
                 accept_connections.lock().await.push(task.abort_handle());
@@ -495,6 +516,8 @@ impl DatabaseProxy {
             port,
             open,
             connections,
+            commit_trap,
+            sprung,
         }
     }
 
@@ -508,6 +531,68 @@ impl DatabaseProxy {
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+
+    /// Sets `trap` for the next COMMIT on any connection.
+    pub fn trap_next_commit(&self, trap: CommitTrap) {
+        self.sprung.store(false, Ordering::SeqCst);
+        *self.commit_trap.lock().unwrap() = Some(trap);
+    }
+
+    /// Whether the trap set last has caught a COMMIT.
+    pub fn trap_sprung(&self) -> bool {
+        self.sprung.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies bytes both ways, watching the application's side for a trapped COMMIT.
+async fn relay(
+    client: tokio::net::TcpStream,
+    server: tokio::net::TcpStream,
+    trap: Arc<std::sync::Mutex<Option<CommitTrap>>>,
+    sprung: Arc<AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let muted = Arc::new(AtomicBool::new(false));
+    let answers_muted = muted.clone();
+    let answers = tokio::spawn(async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = server_read.read(&mut buffer).await {
+            if answers_muted.load(Ordering::SeqCst) || client_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buffer = vec![0u8; 64 * 1024];
+    while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+        let chunk = &buffer[..n];
+        let caught = if chunk.windows(COMMIT_MESSAGE.len()).any(|w| w == COMMIT_MESSAGE) {
+            trap.lock().unwrap().take()
+        } else {
+            None
+        };
+        match caught {
+            None => {
+                if server_write.write_all(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Some(CommitTrap::LoseTheAnswer) => {
+                muted.store(true, Ordering::SeqCst);
+                sprung.store(true, Ordering::SeqCst);
+                let _ = server_write.write_all(chunk).await;
+                // Time for the database to commit before both sides go.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                break;
+            }
+            Some(CommitTrap::DropTheCommit) => {
+                sprung.store(true, Ordering::SeqCst);
+                break;
+            }
+        }
+    }
+    answers.abort();
 }
 
 /// Path of the built `ivr-gateway` binary.

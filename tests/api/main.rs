@@ -16,6 +16,7 @@ mod ivr_outcomes;
 mod limits;
 mod metrics;
 mod openapi;
+mod reliability;
 mod retention;
 mod sink;
 mod sms_delivery;
