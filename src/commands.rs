@@ -40,6 +40,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let sms_counters = Arc::new(SmsCounters::default());
+        let admin_token = AdminToken::new(args.admin_token());
         let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
         let state = AppState {
             pool: database.pool.clone(),
@@ -53,7 +54,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ),
             db_timeout: args.database.db_timeout,
             sms_counters,
-            admin_token: AdminToken::new(args.admin_token.as_deref().filter(|t| !t.is_empty())),
+            admin_token,
             events: Default::default(),
             limits: Limits {
                 request_timeout: args.request_timeout,

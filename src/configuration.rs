@@ -323,11 +323,16 @@ pub struct RulesArgs {
 }
 
 impl ServeArgs {
+    /// `IVR_ADMIN_TOKEN`, where one is set: empty or only white space counts
+    /// as unset (a blank line in an env file must not pass for a token).
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_deref().filter(|token| !token.trim().is_empty())
+    }
+
     /// Refuses an admin API that anyone on the network could use: it reads
     /// the journal and can empty it.
     pub fn check_admin_exposure(&self) -> anyhow::Result<()> {
-        let token_missing = self.admin_token.as_deref().is_none_or(str::is_empty);
-        if token_missing && !self.bind.ip().is_loopback() {
+        if self.admin_token().is_none() && !self.bind.ip().is_loopback() {
             anyhow::bail!(
                 "refusing to serve the admin API on {} without a token: set IVR_ADMIN_TOKEN \
                  (clients then send 'Authorization: Bearer <token>'), or bind to 127.0.0.1",
@@ -407,5 +412,26 @@ mod tests {
         assert_eq!(sms_args(&tight).batch_within_lease(), 1, "never less than one");
         let capture = ["--sms-concurrency", "2"];
         assert_eq!(sms_args(&capture).batch_within_lease(), 128, "capture waits on nothing");
+    }
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let args = ["ivr-gateway", "serve"].iter().chain(args);
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Serve(serve) => serve,
+            _ => unreachable!("parsed the serve subcommand"),
+        }
+    }
+
+    #[test]
+    fn a_blank_admin_token_counts_as_unset_and_cannot_open_a_public_bind() {
+        for blank in ["", " ", "\t \n"] {
+            let args = serve_args(&["--bind", "0.0.0.0:0", "--admin-token", blank]);
+            assert_eq!(args.admin_token(), None, "{blank:?}");
+            let refusal = args.check_admin_exposure().unwrap_err().to_string();
+            assert!(refusal.contains("without a token"), "{refusal}");
+        }
+        let args = serve_args(&["--bind", "0.0.0.0:0", "--admin-token", " s3cret "]);
+        assert_eq!(args.admin_token(), Some(" s3cret "), "a real token is kept exactly");
+        assert!(args.check_admin_exposure().is_ok());
     }
 }

@@ -4,9 +4,11 @@ use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{ServiceFactoryExt, map_config};
+use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use sqlx::PgPool;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -74,7 +76,7 @@ impl Application {
         let max_connections = state.limits.max_connections;
         let state = web::Data::new(state);
         crate::metrics::handle();
-        let server = HttpServer::new(move || {
+        let app = move || {
             let (app, openapi) = App::new()
                 .into_utoipa_app()
                 .openapi(ApiDoc::openapi())
@@ -89,11 +91,23 @@ impl Application {
                 .wrap(from_fn(crate::telemetry::access_log))
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
                 .default_service(web::to(routes::fallback))
-        })
-        .max_connections(max_connections)
-        .listen(listener)?
-        .shutdown_timeout(10)
-        .run();
+        };
+        // actix-web's HttpServer, assembled from its parts so that requests
+        // its HTTP parser rejects (they never reach the access-log
+        // middleware) get an access line too.
+        let server = actix_server::Server::build()
+            .max_concurrent_connections(max_connections)
+            .shutdown_timeout(10)
+            .listen("ivr-gateway", listener, move || {
+                HttpService::build()
+                    .keep_alive(KeepAlive::default())
+                    .client_request_timeout(Duration::from_secs(5))
+                    .client_disconnect_timeout(Duration::from_secs(1))
+                    .finish(map_config(app(), |_| AppConfig::default()))
+                    .tcp()
+                    .map_err(crate::telemetry::log_rejected_connection)
+            })?
+            .run();
         Ok(Self { port, server })
     }
 

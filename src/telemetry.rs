@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use actix_http::error::{DispatchError, ParseError};
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -76,6 +77,26 @@ pub async fn access_log(
     Ok(response)
 }
 
+/// Logs a connection whose request the HTTP parser refused before any
+/// handler saw it (a malformed request line or header, a head too large, a
+/// head too slow to arrive), as the access line actix's own reply gets.
+/// Nothing of the request is logged: it could not be read, and it may hold
+/// a secret. Connections that merely closed are not requests.
+pub fn log_rejected_connection(error: DispatchError) {
+    let (status, reason) = match &error {
+        DispatchError::Parse(ParseError::TooLarge) => (431, "request head too large"),
+        DispatchError::Parse(ParseError::Io(_)) => return,
+        DispatchError::Parse(_) => (400, "malformed request"),
+        DispatchError::SlowRequestTimeout => (408, "request head not received in time"),
+        _ => return tracing::debug!(%error, "connection ended with an error"),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("request", request_id = %request_id, method = "-", target = "-");
+    span.in_scope(|| tracing::info!(target: "access", status, rejected = reason));
+    metrics::counter!("ivr_http_requests_total", "route" => "unparsed", "method" => "-", "status" => status.to_string())
+        .increment(1);
+}
+
 fn is_loggable_id(id: &str) -> bool {
     (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
         && id
@@ -83,20 +104,49 @@ fn is_loggable_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// Replaces the value of every `key` parameter with `***`, leaving the rest
-/// of the query string exactly as received.
+/// Query parameters whose values are logged as received: the numbers and
+/// tags of a call, Twilio's call identifiers, and the admin API's filters.
+/// Every other value (`key`, a misspelt `kye`, a `token`…) is shown as `***`.
+const LOGGED_PARAMETERS: &[&str] = &[
+    "from",
+    "to",
+    "context",
+    "callsid",
+    "accountsid",
+    "callstatus",
+    "direction",
+    "apiversion",
+    "caller",
+    "called",
+    "outcome",
+    "status",
+    "since",
+    "limit",
+    "after",
+    "wait",
+];
+
+/// Keeps the values of [`LOGGED_PARAMETERS`] exactly as received and masks
+/// every other value as `***`. A name that is not a plain identifier is
+/// masked too: `key%3Dsecret` (an encoded `=`) is all name and no value.
 pub fn redact_query(query: &str) -> String {
     query
         .split('&')
         .map(|pair| {
-            let name = pair.split('=').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decoded: String = form_urlencoded::parse(name.as_bytes())
                 .map(|(n, _)| n.into_owned())
                 .collect();
-            if decoded.eq_ignore_ascii_case("key") {
-                format!("{name}=***")
-            } else {
+            let plain =
+                (1..=32).contains(&decoded.len()) && decoded.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !plain {
+                "***".to_owned()
+            } else if LOGGED_PARAMETERS.iter().any(|kept| decoded.eq_ignore_ascii_case(kept)) {
                 pair.to_owned()
+            } else if value.is_empty() && !pair.contains('=') {
+                name.to_owned()
+            } else {
+                format!("{name}=***")
             }
         })
         .collect::<Vec<_>>()
@@ -110,10 +160,26 @@ mod tests {
     #[test]
     fn every_spelling_of_the_key_parameter_is_masked() {
         assert_eq!(
-            redact_query("key=secret&from=%2B1&%6Bey=secret2&KEY=s3&to=+2&keyring=ok"),
-            "key=***&from=%2B1&%6Bey=***&KEY=***&to=+2&keyring=ok"
+            redact_query("key=secret&from=%2B1&%6Bey=secret2&KEY=s3&to=+2&kye=s4"),
+            "key=***&from=%2B1&%6Bey=***&KEY=***&to=+2&kye=***"
         );
-        assert_eq!(redact_query("key"), "key=***");
+    }
+
+    #[test]
+    fn only_allowed_parameters_keep_their_values() {
+        assert_eq!(
+            redact_query("From=%2B1&To=%2B2&CallSid=CA1&context=OPT_IN&token=t0k&api_key=k&limit=5&outcome=dial"),
+            "From=%2B1&To=%2B2&CallSid=CA1&context=OPT_IN&token=***&api_key=***&limit=5&outcome=dial"
+        );
+    }
+
+    #[test]
+    fn a_name_that_carries_a_value_is_masked_whole() {
+        // `%3D` is an encoded `=`: the whole pair is a name holding the key.
+        assert_eq!(redact_query("key%3Da73d5034&from=%2B1"), "***&from=%2B1");
+        assert_eq!(redact_query("x y=1&%00=2&=3"), "***&***&***");
+        // A bare flag with a plain name has no value to hide.
+        assert_eq!(redact_query("debug&to=%2B1"), "debug&to=%2B1");
     }
 
     #[test]

@@ -369,6 +369,23 @@ async fn json_logs_carry_the_request_id_and_never_a_secret() {
         .await
         .unwrap();
     assert_eq!(admin.status(), 200);
+    // Misspelt key parameters: their values must not reach the log either.
+    for query in ["kye=misspelt-s3cret", "key%3Dencoded-s3cret", "token=query-s3cret"] {
+        let answer = client
+            .get(format!("{base}/v1/ivr?{query}&to=%2B14151234567"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400);
+    }
+    // A request the HTTP parser refuses (a header line without a colon)
+    // never reaches a handler; it gets an access line all the same.
+    let malformed = send_raw(
+        &base,
+        "GET /v1/ivr?key=malformed-s3cret HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    )
+    .await;
+    assert!(malformed.starts_with("HTTP/1.1 400"), "{malformed}");
     let generated = admin.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(
         uuid::Uuid::parse_str(&generated).is_ok(),
@@ -378,7 +395,15 @@ async fn json_logs_carry_the_request_id_and_never_a_secret() {
 
     let mut log = String::new();
     std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut log).unwrap();
-    for secret in [ACME_KEY, "admin-s3cret-token", "bot-s3cret-token"] {
+    for secret in [
+        ACME_KEY,
+        "admin-s3cret-token",
+        "bot-s3cret-token",
+        "misspelt-s3cret",
+        "encoded-s3cret",
+        "query-s3cret",
+        "malformed-s3cret",
+    ] {
         assert!(!log.contains(secret), "the log holds a secret: {log}");
     }
     let lines: Vec<serde_json::Value> = log
@@ -399,6 +424,35 @@ async fn json_logs_carry_the_request_id_and_never_a_secret() {
         "/v1/ivr?key=***&from=%2B14151234560&to=%2B14151234567"
     );
     assert_eq!(access(&generated)["span"]["method"], "GET");
+    let targets: Vec<&str> = lines
+        .iter()
+        .filter(|line| line["target"] == "access")
+        .filter_map(|line| line["span"]["target"].as_str())
+        .collect();
+    for redacted in [
+        "/v1/ivr?kye=***&to=%2B14151234567",
+        "/v1/ivr?***&to=%2B14151234567",
+        "/v1/ivr?token=***&to=%2B14151234567",
+    ] {
+        assert!(targets.contains(&redacted), "{redacted} not in {targets:?}");
+    }
+    let rejected = lines
+        .iter()
+        .find(|line| line["target"] == "access" && line["fields"]["rejected"] == "malformed request")
+        .unwrap_or_else(|| panic!("no access line for the malformed request: {log}"));
+    assert_eq!(rejected["fields"]["status"], 400);
+}
+
+/// Writes `request` as is to the server at `base` and reads the answer.
+async fn send_raw(base: &str, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]
