@@ -23,7 +23,30 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    /// Every outcome: the admin filter, its OpenAPI pattern and the journal's
+    /// CHECK constraint are derived from this list or tested against it.
+    pub const ALL: [Self; 7] = [
+        Self::Dial,
+        Self::NoForwarding,
+        Self::NotLinked,
+        Self::InvalidKey,
+        Self::InvalidRequest,
+        Self::RateLimited,
+        Self::InvalidSignature,
+    ];
+
+    /// [`ALL`](Self::ALL)'s names, in order.
+    pub const NAMES: [&'static str; Self::ALL.len()] = {
+        let mut names = [""; Self::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Dial => "dial",
             Self::NoForwarding => "no_forwarding",

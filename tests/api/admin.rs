@@ -142,7 +142,7 @@ async fn bad_filters_are_400s_that_say_what_is_wrong() {
         ),
         (
             "/admin/calls?outcome=ok",
-            r#"{"outcome":"Must be one of: dial, no_forwarding, not_linked, invalid_key, invalid_request, rate_limited"}"#,
+            r#"{"outcome":"Must be one of: dial, no_forwarding, not_linked, invalid_key, invalid_request, rate_limited, invalid_signature"}"#,
         ),
         (
             "/admin/sms?status=sent",
@@ -311,4 +311,40 @@ async fn with_a_token_every_admin_route_needs_it() {
         assert_eq!(response.status(), 200, "{method} {path}");
     }
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
+}
+
+#[tokio::test]
+async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
+    use ivr_gateway::db::calls::Outcome;
+    let app = spawn_app().await;
+    let document: Value = get_json(&app, "/openapi.json").await;
+    let pattern = document["paths"]["/admin/calls"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "outcome")
+        .map(|parameter| parameter["schema"]["pattern"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert_eq!(pattern, format!("^({})?$", Outcome::NAMES.join("|")));
+    for outcome in Outcome::ALL {
+        // The journal's CHECK constraint takes it…
+        sqlx::query("INSERT INTO calls (method, outcome, http_status) VALUES ('GET', $1, $2)")
+            .bind(outcome.as_str())
+            .bind(outcome.http_status() as i16)
+            .execute(&app.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", outcome.as_str()));
+        // …and the filter finds it.
+        let page = get_json(&app, &format!("/admin/calls?outcome={}", outcome.as_str())).await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", outcome.as_str());
+        assert_eq!(items[0]["outcome"], outcome.as_str());
+    }
+    let refused = sqlx::query("INSERT INTO calls (method, outcome, http_status) VALUES ('GET', 'made_up', 200)")
+        .execute(&app.pool)
+        .await;
+    assert!(
+        refused.is_err(),
+        "the CHECK constraint refuses an outcome outside the list"
+    );
 }

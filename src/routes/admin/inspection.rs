@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::AdminError;
 use crate::configuration::parse_duration;
+use crate::db::calls::Outcome;
 use crate::db::inspection::{self, CallItem, Cursor, Filter, Page, SmsItem};
 use crate::domain::FieldErrors;
 use crate::startup::AppState;
@@ -29,17 +30,7 @@ impl Listing {
     /// The name and allowed values of the state filter.
     fn state(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Self::Calls => (
-                "outcome",
-                &[
-                    "dial",
-                    "no_forwarding",
-                    "not_linked",
-                    "invalid_key",
-                    "invalid_request",
-                    "rate_limited",
-                ],
-            ),
+            Self::Calls => ("outcome", &Outcome::NAMES),
             Self::Sms => ("status", &["queued", "delivered", "failed"]),
         }
     }
@@ -59,7 +50,7 @@ struct ListQuery {
         ("from" = Option<String>, Query, description = "Exact caller number (calls) or sender (SMS)"),
         ("to" = Option<String>, Query, description = "Exact business number (calls) or recipient (SMS)"),
         ("outcome" = Option<String>, Query, description = "Only calls with this outcome",
-            pattern = "^(dial|no_forwarding|not_linked|invalid_key|invalid_request|rate_limited)?$"),
+            pattern = "^(dial|no_forwarding|not_linked|invalid_key|invalid_request|rate_limited|invalid_signature)?$"),
         ("since" = Option<chrono::DateTime<Utc>>, Query, description = "Only items created at or after this RFC 3339 time"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items per page (default 50)"),
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page", pattern = "^([1-9][0-9]{0,17})?$"),
