@@ -159,11 +159,14 @@ struct PossibleLengths {
 /// types, which is what this table holds, for the calling code's main region.
 static POSSIBLE_LENGTHS: LazyLock<HashMap<u16, PossibleLengths>> = LazyLock::new(|| {
     let mut table = HashMap::new();
-    for meta in DATABASE.iter() {
-        let code = meta.country_code();
-        if table.contains_key(&code) && !meta.is_main_country_for_code() {
+    // By calling code, not by region: the crate keys its regions by id, and
+    // every non-geographic code (+800, +808, +870…) has the id `001`, so
+    // iterating regions sees only one of them. `by_code` lists the main
+    // region of a code first.
+    for code in 1..1000u16 {
+        let Some(meta) = DATABASE.by_code(&code).and_then(|regions| regions.first().copied()) else {
             continue;
-        }
+        };
         let descriptors = meta.descriptors();
         let types = [
             Some(descriptors.general()),
@@ -227,6 +230,49 @@ mod tests {
                 "{number}"
             );
         }
+    }
+
+    #[test]
+    fn non_geographic_calling_codes_are_known() {
+        for number in [
+            "+80012345678",
+            "+80812345678",
+            "+870773111632",
+            "+88213222222",
+            "+979123456789",
+        ] {
+            assert!(
+                PhoneNumber::parse(number, PhoneValidation::Possible).is_ok(),
+                "{number}"
+            );
+        }
+    }
+
+    /// `tests/data/possible_numbers.tsv` is libphonenumber's own verdict
+    /// (scripts/phone-oracle) for every national length under every code.
+    #[test]
+    fn possible_matches_libphonenumber_for_every_calling_code() {
+        let oracle = include_str!("../../tests/data/possible_numbers.tsv");
+        let mut disagreements = Vec::new();
+        for line in oracle.lines().filter(|line| !line.starts_with('#')) {
+            let (number, verdict) = line.split_once('\t').unwrap();
+            if verdict == "rewritten" {
+                // libphonenumber strips a trunk prefix after the code
+                // ("+44 0…"); the gateway keeps E.164 as written and judges
+                // the digits it was sent.
+                continue;
+            }
+            let ours = PhoneNumber::parse(number, PhoneValidation::Possible).is_ok();
+            if ours != (verdict == "possible") {
+                disagreements.push(format!("{number}: libphonenumber {verdict}, ours {ours}"));
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{} disagreements:\n{}",
+            disagreements.len(),
+            disagreements.join("\n")
+        );
     }
 
     #[test]
