@@ -13,6 +13,8 @@ pub enum RawField {
     Null,
     /// Any other JSON value that is not a string, by its kind ("a number").
     NotAString(&'static str),
+    /// Given more than once in one source: the gateway never picks one.
+    Duplicate,
 }
 
 /// Longest value kept in the journal for a field that failed validation.
@@ -37,11 +39,13 @@ impl RawField {
         }
     }
 
-    fn type_error(&self) -> Option<String> {
+    /// What is wrong with a field that is present but unusable whatever its value.
+    fn shape_error(&self) -> Option<String> {
         match self {
             Self::Null => Some("Must be a JSON string, not null".to_owned()),
             Self::NotAString(kind) => Some(format!("Must be a JSON string, not {kind}")),
-            _ => None,
+            Self::Duplicate => Some("Duplicate parameter".to_owned()),
+            Self::Absent | Self::Text(_) => None,
         }
     }
 }
@@ -108,7 +112,7 @@ fn required_text<'a>(field: &'a RawField, name: &'static str, errors: &mut Field
             None
         }
         other => {
-            errors.push(name, other.type_error().unwrap_or_default());
+            errors.push(name, other.shape_error().unwrap_or_default());
             None
         }
     }
@@ -128,8 +132,8 @@ fn phone(
 fn context(field: &RawField, errors: &mut FieldErrors) -> Option<Option<CallContext>> {
     match field {
         RawField::Text(text) if !text.is_empty() => keep(errors, "context", CallContext::parse(text)).map(Some),
-        RawField::NotAString(_) => {
-            errors.push("context", field.type_error().unwrap_or_default());
+        RawField::NotAString(_) | RawField::Duplicate => {
+            errors.push("context", field.shape_error().unwrap_or_default());
             None
         }
         _ => Some(None),

@@ -115,10 +115,19 @@ async fn malformed_json_is_400_under_body() {
     app.post("", JSON, "\"+14151234560\"")
         .await
         .assert_json(400, r#"{"body":"Expected a JSON object, got a string"}"#);
+    // Deep nesting never exhausts the stack: skimmed where it is not read
+    // (a value that is no object, an unknown field), bounded where it is.
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    app.post("", JSON, deep).await.assert_json(
+    app.post("", JSON, deep.clone())
+        .await
+        .assert_json(400, r#"{"body":"Expected a JSON object, got an array"}"#);
+    let query = format!("key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567");
+    app.post(&query, JSON, format!(r#"{{"extra":{deep}}}"#))
+        .await
+        .assert_twiml(DIAL_ACME_SF);
+    app.post("", JSON, format!(r#"{{"key":{deep}}}"#)).await.assert_json(
         400,
-        r#"{"body":"Malformed JSON: recursion limit exceeded at line 1 column 128"}"#,
+        r#"{"body":"Malformed JSON: recursion limit exceeded at line 1 column 134"}"#,
     );
 }
 
@@ -195,4 +204,41 @@ async fn rejected_bodies_are_not_journaled() {
         calls, 0,
         "body decoding comes before step 2, which is what the journal records"
     );
+}
+
+#[tokio::test]
+async fn a_field_given_twice_in_one_source_is_a_400_whatever_the_values() {
+    let app = spawn_app().await;
+    let duplicate = r#"{"key":"Duplicate parameter"}"#;
+    app.get(&format!(
+        "key={ACME_KEY}&key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567"
+    ))
+    .await
+    .assert_json(400, duplicate);
+    let form = format!("key={ACME_KEY}&From=%2B14151234560&From=%2B14151234561&To=%2B14151234567");
+    app.post("", FORM, form)
+        .await
+        .assert_json(400, r#"{"from":"Duplicate parameter"}"#);
+    let json = format!(r#"{{"key":"{ACME_KEY}","to":"+14151234567","to":"+14151234567","from":"+14151234560"}}"#);
+    app.post("", JSON, json)
+        .await
+        .assert_json(400, r#"{"to":"Duplicate parameter"}"#);
+    // One value in the body and one in the query is not a duplicate: the body wins.
+    let query = format!("key={ACME_KEY}&to=%2B14155550000");
+    app.post(&query, JSON, r#"{"from":"+14151234560","to":"+14151234567"}"#)
+        .await
+        .assert_twiml(DIAL_ACME_SF);
+    assert_eq!(app.last_call().await.outcome, "dial");
+}
+
+#[tokio::test]
+async fn a_query_string_over_8_kib_is_a_json_414_and_8_kib_is_read() {
+    let app = spawn_app().await;
+    let fields = format!("key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567&pad=");
+    let at_limit = format!("{fields}{}", "x".repeat(8 * 1024 - fields.len()));
+    app.get(&at_limit).await.assert_twiml(DIAL_ACME_SF);
+    let over = format!("{at_limit}x");
+    let too_long = r#"{"query":"Query string over 8192 bytes"}"#;
+    app.get(&over).await.assert_json(414, too_long);
+    app.post(&over, JSON, "{}").await.assert_json(414, too_long);
 }

@@ -109,22 +109,86 @@ fn body_format(content_type: Option<&[u8]>) -> Result<BodyFormat, BodyError> {
 }
 
 fn from_json(body: &[u8]) -> Result<RawIvrRequest, BodyError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| BodyError::MalformedJson(e.to_string()))?;
-    let serde_json::Value::Object(mut object) = value else {
-        return Err(BodyError::NotAnObject(json_kind(&value)));
-    };
-    let mut take = |name: &str| match object.remove(name) {
-        None => RawField::Absent,
-        Some(serde_json::Value::String(text)) => RawField::Text(text),
-        Some(serde_json::Value::Null) => RawField::Null,
-        Some(other) => RawField::NotAString(json_kind(&other)),
-    };
-    Ok(RawIvrRequest {
-        key: take("key"),
-        from: take("from"),
-        to: take("to"),
-        context: take("context"),
-    })
+    match serde_json::from_slice::<JsonBody>(body).map_err(|e| BodyError::MalformedJson(e.to_string()))? {
+        JsonBody::Object(raw) => Ok(raw),
+        JsonBody::Other(kind) => Err(BodyError::NotAnObject(kind)),
+    }
+}
+
+/// A JSON body read in one pass: the hook's fields of an object, with keys
+/// given twice caught (a `serde_json::Value` would keep the last one
+/// silently), or the kind of a value that is not an object.
+enum JsonBody {
+    Object(RawIvrRequest),
+    Other(&'static str),
+}
+
+impl<'de> serde::Deserialize<'de> for JsonBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonBodyVisitor)
+    }
+}
+
+struct JsonBodyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for JsonBodyVisitor {
+    type Value = JsonBody;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<JsonBody, A::Error> {
+        let mut raw = RawIvrRequest::default();
+        while let Some(name) = map.next_key::<Cow<'de, str>>()? {
+            let slot = match name.as_ref() {
+                "key" => &mut raw.key,
+                "from" => &mut raw.from,
+                "to" => &mut raw.to,
+                "context" => &mut raw.context,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let value = match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::String(text) => RawField::Text(text),
+                serde_json::Value::Null => RawField::Null,
+                other => RawField::NotAString(json_kind(&other)),
+            };
+            *slot = if slot.is_absent() { value } else { RawField::Duplicate };
+        }
+        Ok(JsonBody::Object(raw))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<JsonBody, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(JsonBody::Other("an array"))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("a boolean"))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("a number"))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("a number"))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("a number"))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("a string"))
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonBody, E> {
+        Ok(JsonBody::Other("null"))
+    }
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -138,9 +202,9 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// The first occurrence of each field wins. Twilio's capitalised `From` and
-/// `To` fill in when the lowercase names are absent, so a Twilio Voice URL
-/// can point straight at the hook.
+/// A field given twice is [`RawField::Duplicate`]: the gateway never picks
+/// one. Twilio's capitalised `From` and `To` fill in when the lowercase names
+/// are absent, so a Twilio Voice URL can point straight at the hook.
 fn from_pairs<'a>(pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>) -> RawIvrRequest {
     let mut raw = RawIvrRequest::default();
     let (mut twilio_from, mut twilio_to) = (RawField::Absent, RawField::Absent);
@@ -154,9 +218,11 @@ fn from_pairs<'a>(pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>) -> 
             "To" => &mut twilio_to,
             _ => continue,
         };
-        if slot.is_absent() {
-            *slot = RawField::Text(value.into_owned());
-        }
+        *slot = if slot.is_absent() {
+            RawField::Text(value.into_owned())
+        } else {
+            RawField::Duplicate
+        };
     }
     if raw.from.is_absent() {
         raw.from = twilio_from;
@@ -184,9 +250,21 @@ mod tests {
     }
 
     #[test]
-    fn the_first_occurrence_wins_and_twilio_names_fill_in() {
+    fn a_field_given_twice_is_a_duplicate_and_twilio_names_fill_in() {
         let raw = from_query("key=a&key=b&From=%2B1&To=%2B2&to=%2B3");
-        assert_eq!((raw.key, raw.from, raw.to), (text("a"), text("+1"), text("+3")));
+        assert_eq!(
+            (raw.key, raw.from, raw.to),
+            (RawField::Duplicate, text("+1"), text("+3"))
+        );
+        let raw = from_query("key=a&From=%2B1&From=%2B1&context=x&context=x");
+        assert_eq!((raw.from, raw.context), (RawField::Duplicate, RawField::Duplicate));
+    }
+
+    #[test]
+    fn a_json_key_given_twice_is_a_duplicate_even_with_the_same_value() {
+        let raw = from_json(br#"{"key":"k","to":"+1","to":"+1","from":"+2","from":null,"x":1,"x":2}"#).unwrap();
+        assert_eq!(raw.key, text("k"));
+        assert_eq!((raw.to, raw.from), (RawField::Duplicate, RawField::Duplicate));
     }
 
     #[test]
@@ -201,6 +279,10 @@ mod tests {
     #[test]
     fn json_that_is_not_an_object_is_refused() {
         assert_eq!(from_json(b"[1]"), Err(BodyError::NotAnObject("an array")));
+        assert_eq!(from_json(b"\"x\""), Err(BodyError::NotAnObject("a string")));
+        assert_eq!(from_json(b"null"), Err(BodyError::NotAnObject("null")));
+        assert_eq!(from_json(b"1.5"), Err(BodyError::NotAnObject("a number")));
+        assert!(matches!(from_json(b"[1] 2"), Err(BodyError::MalformedJson(_))));
         assert!(matches!(from_json(b"{\"key\":"), Err(BodyError::MalformedJson(_))));
     }
 }

@@ -10,6 +10,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use decode::BodyError;
 pub use decode::MAX_BODY_BYTES;
 
+/// Longest query string read. A hook request's fields take a few hundred
+/// bytes and Twilio's signed parameters a few KiB; longer is refused with a
+/// 414 rather than decoded. (Past 64 KiB actix-web's parser refuses the
+/// request line itself, with a bare 400.)
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+
 use crate::domain::{FieldErrors, RawIvrRequest};
 use crate::hook::HookAnswer;
 use crate::startup::AppState;
@@ -30,10 +36,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
     params(
         ("key" = String, Query, description = "The organization's API token (1 to 128 printable ASCII characters)",
             pattern = "^[\\x20-\\x7e]{1,128}$", example = "a73d5034210f702515128ac61193cd21"),
-        ("from" = String, Query, description = "The caller's number, E.164 (`+` encoded as `%2B`)", pattern = "^\\+[1-9][0-9]{1,14}$",
-            example = "+14151234560"),
-        ("to" = String, Query, description = "The business number called, E.164", pattern = "^\\+[1-9][0-9]{1,14}$",
-            example = "+14151234567"),
+        ("from" = Option<String>, Query, description = "The caller's number, E.164 (`+` encoded as `%2B`); required unless Twilio's `From` is given",
+            pattern = "^\\+[1-9][0-9]{1,14}$", example = "+14151234560"),
+        ("to" = Option<String>, Query, description = "The business number called, E.164; required unless Twilio's `To` is given",
+            pattern = "^\\+[1-9][0-9]{1,14}$", example = "+14151234567"),
         ("context" = Option<String>, Query, description = "Campaign or consent tag", pattern = "^[A-Za-z0-9_.:-]{0,64}$"),
         ("From" = Option<String>, Query, description = "Twilio's name for `from`, used when `from` is absent"),
         ("To" = Option<String>, Query, description = "Twilio's name for `to`, used when `to` is absent"),
@@ -47,6 +53,8 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             body = FieldErrors, example = json!({"key": "Invalid API Key"})),
         (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
             example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
+        (status = 414, description = "Query string over 8 KiB", body = FieldErrors,
+            example = json!({"query": "Query string over 8192 bytes"})),
         (status = 503, description = "The database cannot be reached", body = FieldErrors,
             headers(("Retry-After" = String)), example = json!({"service": "Temporarily unavailable"})),
     )
@@ -54,6 +62,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 #[get("/v1/ivr")]
 async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, IvrError> {
     bounded(&state, async {
+        check_query_length(&req)?;
         let signed = signed_request(&req, Vec::new(), Vec::new());
         answer(&state, &signed, "GET", decode::from_query(req.query_string())).await
     })
@@ -83,6 +92,8 @@ async fn ivr_get(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         (status = 429, description = "The key's rate limit is spent", body = FieldErrors, headers(("Retry-After" = String)),
             example = json!({"key": "Rate limit exceeded: at most 200 requests per second per key"})),
         (status = 413, description = "Body over 16 KiB", body = FieldErrors, example = json!({"body": "Request body over 16384 bytes"})),
+        (status = 414, description = "Query string over 8 KiB", body = FieldErrors,
+            example = json!({"query": "Query string over 8192 bytes"})),
         (status = 415, description = "Neither JSON nor form-encoded", body = FieldErrors),
         (status = 503, description = "The database cannot be reached", body = FieldErrors,
             headers(("Retry-After" = String)), example = json!({"service": "Temporarily unavailable"})),
@@ -95,6 +106,7 @@ async fn ivr_post(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IvrError> {
     bounded(&state, async {
+        check_query_length(&req)?;
         let body = decode::from_body(&req, payload).await?;
         let signed = signed_request(&req, body.form_params, body.bytes);
         answer(
@@ -106,6 +118,13 @@ async fn ivr_post(
         .await
     })
     .await
+}
+
+fn check_query_length(req: &HttpRequest) -> Result<(), IvrError> {
+    if req.query_string().len() > MAX_QUERY_BYTES {
+        return Err(IvrError::QueryTooLong);
+    }
+    Ok(())
 }
 
 /// Sheds the request at once when too many are in flight, and bounds the
@@ -206,6 +225,8 @@ fn json(status: StatusCode, body: String) -> HttpResponse {
 enum IvrError {
     #[error(transparent)]
     Body(#[from] BodyError),
+    #[error("Query string over {MAX_QUERY_BYTES} bytes")]
+    QueryTooLong,
     /// The cause is logged; the caller only learns to retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -217,6 +238,7 @@ impl ResponseError for IvrError {
             Self::Body(BodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Body(BodyError::UnsupportedType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Body(_) => StatusCode::BAD_REQUEST,
+            Self::QueryTooLong => StatusCode::URI_TOO_LONG,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -224,6 +246,10 @@ impl ResponseError for IvrError {
     fn error_response(&self) -> HttpResponse {
         match self {
             Self::Body(error) => json(self.status_code(), error.to_field_errors().to_json()),
+            Self::QueryTooLong => json(
+                self.status_code(),
+                FieldErrors::single("query", self.to_string()).to_json(),
+            ),
             Self::Unavailable(cause) => {
                 tracing::warn!(%cause, "answering 503");
                 super::unavailable()
