@@ -132,7 +132,7 @@ async fn queue(pool: &PgPool, count: i64) -> anyhow::Result<()> {
 }
 
 /// Runs the worker as `serve` does until every queued SMS has ended.
-async fn drain(worker: &ivr_gateway::sms::worker::Worker, pool: &PgPool, count: i64) -> anyhow::Result<()> {
+async fn drain(worker: &ivr_gateway::sms::Worker, pool: &PgPool, count: i64) -> anyhow::Result<()> {
     let (stop, shutdown) = watch::channel(false);
     let running = tokio::spawn(worker.clone().run(shutdown));
     let ended = || {

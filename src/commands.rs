@@ -19,10 +19,10 @@ use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::hook::Hook;
 use crate::ivr_client::{self, CallRequest};
+use crate::outbox::DeliveryCounters;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::retention;
 use crate::routes::admin::AdminToken;
-use crate::sms::counters::SmsCounters;
 use crate::sms::queue;
 use crate::startup::{AppState, Application, Limits};
 
@@ -39,7 +39,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             seed_file(&database.pool, path, args.rules.phone_validation).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-        let sms_counters = Arc::new(SmsCounters::default());
+        let sms_counters = Arc::new(DeliveryCounters::default());
         let admin_token = AdminToken::new(args.admin_token());
         let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
         let state = AppState {
@@ -116,7 +116,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         database.migrate().await?;
         let worker = args
             .sms
-            .worker(database.pool.clone(), Arc::new(SmsCounters::default()))?;
+            .worker(database.pool.clone(), Arc::new(DeliveryCounters::default()))?;
         let (stop, shutdown) = watch::channel(false);
         let running = tokio::spawn(worker.run(shutdown));
         shutdown_signal().await;

@@ -14,10 +14,10 @@ use sqlx::PgPool;
 use crate::domain::PhoneValidation;
 use crate::hook::HookRules;
 use crate::ivr_client::CallMethod;
-use crate::sms::counters::SmsCounters;
-use crate::sms::retry::RetryPolicy;
+use crate::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
+use crate::sms::Worker;
+use crate::sms::queue::SmsOutbox;
 use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
-use crate::sms::worker::{Worker, WorkerSettings};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -232,7 +232,7 @@ pub struct SmsArgs {
 
 impl SmsArgs {
     /// The worker these settings describe, refusing inconsistent ones.
-    pub fn worker(&self, pool: PgPool, counters: Arc<SmsCounters>) -> anyhow::Result<Worker> {
+    pub fn worker(&self, pool: PgPool, counters: Arc<DeliveryCounters>) -> anyhow::Result<Worker> {
         anyhow::ensure!(
             self.sms_lease > self.sms_http_timeout,
             "IVR_SMS_LEASE ({:?}) must be longer than IVR_SMS_HTTP_TIMEOUT ({:?}), or a slow delivery would be sent twice",
@@ -251,7 +251,14 @@ impl SmsArgs {
             poll_interval: self.sms_poll_interval,
             shutdown_grace: self.sms_shutdown_grace,
         };
-        Ok(Worker::new(pool, self.transport()?, policy, settings, counters))
+        Ok(Worker::new(
+            pool,
+            SmsOutbox,
+            self.transport()?,
+            policy,
+            settings,
+            counters,
+        ))
     }
 
     /// A claimed SMS waits for the deliveries ahead of it (those in flight,

@@ -26,13 +26,16 @@ pub mod hook;
 pub mod ivr_client;
 /// Prometheus metrics.
 pub mod metrics;
+/// Durable delivery of what surfaces send: leased claims, fenced finishes,
+/// retries, group-committed records; each surface brings its queue and transports.
+pub mod outbox;
 /// The per-key rate limit.
 pub mod rate_limit;
 /// Pruning old journal rows and delivered SMS.
 pub mod retention;
 /// HTTP routes, one module per resource.
 pub mod routes;
-/// Welcome SMS text and the outbox.
+/// The welcome SMS: its text, its queue and its transports.
 pub mod sms;
 /// Builds the HTTP server around the shared [`startup::AppState`].
 pub mod startup;

@@ -18,11 +18,11 @@ use crate::events::EventHub;
 use tokio::sync::Semaphore;
 
 use crate::hook::Hook;
+use crate::outbox::DeliveryCounters;
 use crate::routes;
 use crate::routes::AllowedMethods;
 use crate::routes::admin::AdminToken;
 use crate::routes::openapi::ApiDoc;
-use crate::sms::counters::SmsCounters;
 
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
@@ -32,7 +32,7 @@ pub struct AppState {
     /// Bound on a request's database work; past it the answer is a 503.
     pub db_timeout: Duration,
     /// The delivery worker's counters, for the metrics endpoint.
-    pub sms_counters: Arc<SmsCounters>,
+    pub sms_counters: Arc<DeliveryCounters>,
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
     pub limits: Limits,

@@ -11,6 +11,40 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::outbox::{self, EndedAttempt, Finish};
+
+/// The welcome SMS outbox (`sms_outbox`, its attempts in `sms_attempts`).
+pub struct SmsOutbox;
+
+impl outbox::Queue for SmsOutbox {
+    type Job = ClaimedSms;
+    const NAME: &'static str = "sms";
+    const FINISH_WRITER: &'static str = "sms_finish";
+    /// Sent by a statement trigger on `sms_outbox` whenever rows become due.
+    const DUE_CHANNEL: &'static str = "sms_outbox_due";
+
+    fn claim(
+        &self,
+        pool: &PgPool,
+        limit: i64,
+        lease: Duration,
+    ) -> impl Future<Output = sqlx::Result<Vec<ClaimedSms>>> + Send {
+        claim(pool, limit, lease)
+    }
+
+    fn finish(
+        &self,
+        conn: &mut PgConnection,
+        attempts: &[&EndedAttempt],
+    ) -> impl Future<Output = sqlx::Result<Vec<bool>>> + Send {
+        finish_batch(conn, attempts)
+    }
+
+    fn release(&self, pool: &PgPool, unstarted: &[ClaimedSms]) -> impl Future<Output = sqlx::Result<u64>> + Send {
+        release(pool, unstarted)
+    }
+}
+
 /// One claimed SMS, with what a transport needs to send it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimedSms {
@@ -25,6 +59,20 @@ pub struct ClaimedSms {
     /// This attempt's number, from 1.
     pub attempt: i32,
     pub lease_token: Uuid,
+}
+
+impl outbox::Job for ClaimedSms {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn lease_token(&self) -> Uuid {
+        self.lease_token
+    }
+
+    fn attempt(&self) -> i32 {
+        self.attempt
+    }
 }
 
 /// Claims up to `limit` due SMS for `lease`. Rows another worker is claiming
@@ -81,53 +129,6 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
             lease_token,
         })
         .collect())
-}
-
-/// How an attempt ended, as the queue records it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Finish {
-    Delivered {
-        provider_message_id: Option<String>,
-    },
-    /// Try again after `after`.
-    Retry {
-        after: Duration,
-        error: String,
-    },
-    Failed {
-        error: String,
-    },
-}
-
-/// What was observed during one attempt, for `sms_attempts`.
-#[derive(Clone, Debug)]
-pub struct AttemptLog {
-    pub started_at_unix_ms: i64,
-    pub duration: Duration,
-    pub http_status: Option<u16>,
-}
-
-/// One attempt that has ended, ready to be recorded.
-#[derive(Clone, Debug)]
-pub struct EndedAttempt {
-    pub id: Uuid,
-    /// The claim it was made under.
-    pub lease_token: Uuid,
-    pub attempt: i32,
-    pub finish: Finish,
-    pub log: AttemptLog,
-}
-
-impl EndedAttempt {
-    pub fn of(sms: &ClaimedSms, finish: Finish, log: AttemptLog) -> Self {
-        Self {
-            id: sms.id,
-            lease_token: sms.lease_token,
-            attempt: sms.attempt,
-            finish,
-            log,
-        }
-    }
 }
 
 /// Records every attempt and, for each SMS that still holds its lease, ends

@@ -15,11 +15,12 @@ use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::{Hook, HookRules};
+use ivr_gateway::outbox::{RetryPolicy, WorkerSettings};
 use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
-use ivr_gateway::sms::retry::RetryPolicy;
+use ivr_gateway::sms::Worker;
+use ivr_gateway::sms::queue::SmsOutbox;
 use ivr_gateway::sms::transport::Transport;
-use ivr_gateway::sms::worker::{Worker, WorkerSettings};
 use ivr_gateway::startup::{AppState, Application, Limits};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -404,6 +405,7 @@ pub fn capture_worker(app: &TestApp, retry_delay: Duration) -> Worker {
     };
     Worker::new(
         app.pool.clone(),
+        SmsOutbox,
         Transport::Capture,
         policy,
         settings,

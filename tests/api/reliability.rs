@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use ivr_gateway::db;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
-use ivr_gateway::sms::queue::{self, AttemptLog, EndedAttempt, Finish};
-use ivr_gateway::sms::retry::RetryPolicy;
+use ivr_gateway::outbox::{AttemptLog, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
+use ivr_gateway::sms::Worker;
+use ivr_gateway::sms::queue::{self, SmsOutbox};
 use ivr_gateway::sms::transport::{self, Transport, WebhookTransport};
-use ivr_gateway::sms::worker::{Worker, WorkerSettings};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
@@ -72,7 +72,7 @@ fn webhook_worker(pool: PgPool, sink: &Sink, lease: Duration) -> Worker {
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_secs(1),
     };
-    Worker::new(pool, transport, policy, settings, Default::default())
+    Worker::new(pool, SmsOutbox, transport, policy, settings, Default::default())
 }
 
 #[tokio::test]

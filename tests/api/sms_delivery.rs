@@ -6,11 +6,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use ivr_gateway::sms::counters::SmsCounters;
-use ivr_gateway::sms::queue::{self, AttemptLog, EndedAttempt, Finish};
-use ivr_gateway::sms::retry::RetryPolicy;
+use ivr_gateway::outbox::{AttemptLog, DeliveryCounters, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
+use ivr_gateway::sms::Worker;
+use ivr_gateway::sms::queue::{self, SmsOutbox};
 use ivr_gateway::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
-use ivr_gateway::sms::worker::{Worker, WorkerSettings};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -32,7 +31,14 @@ const SETTINGS: WorkerSettings = WorkerSettings {
 };
 
 fn worker(app: &TestApp, transport: Transport) -> Worker {
-    Worker::new(app.pool.clone(), transport, FAST_RETRIES, SETTINGS, Default::default())
+    Worker::new(
+        app.pool.clone(),
+        SmsOutbox,
+        transport,
+        FAST_RETRIES,
+        SETTINGS,
+        Default::default(),
+    )
 }
 
 fn webhook(sink: &Sink) -> Transport {
@@ -523,9 +529,10 @@ async fn shutdown_finishes_deliveries_in_flight_and_releases_the_rest() {
         concurrency: 2,
         ..SETTINGS
     };
-    let counters = std::sync::Arc::new(SmsCounters::default());
+    let counters = std::sync::Arc::new(DeliveryCounters::default());
     let worker = Worker::new(
         app.pool.clone(),
+        SmsOutbox,
         webhook(&sink),
         FAST_RETRIES,
         settings,
@@ -567,6 +574,7 @@ async fn the_worker_wakes_on_notify_without_waiting_for_its_poll() {
     };
     let worker = Worker::new(
         app.pool.clone(),
+        SmsOutbox,
         webhook(&sink),
         FAST_RETRIES,
         settings,

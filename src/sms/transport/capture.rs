@@ -1,7 +1,7 @@
 //! `capture`: the SMS is recorded as delivered and stays in the outbox for
 //! inspection. Magic recipients provoke failures, as Twilio's test numbers do.
 
-use super::Delivery;
+use crate::outbox::Delivery;
 use crate::sms::queue::ClaimedSms;
 
 /// Fails permanently: not a valid phone number (Twilio's `+15005550001`).

@@ -4,7 +4,8 @@
 
 use serde::Deserialize;
 
-use super::{Delivery, from_request_error, from_response_status, snippet};
+use crate::outbox::Delivery;
+use crate::outbox::http::{from_request_error, from_response_status, snippet};
 use crate::sms::queue::ClaimedSms;
 
 pub struct TwilioTransport {

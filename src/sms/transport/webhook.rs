@@ -11,7 +11,8 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Delivery, from_request_error, from_response_status, snippet};
+use crate::outbox::Delivery;
+use crate::outbox::http::{from_request_error, from_response_status, snippet};
 use crate::sms::queue::ClaimedSms;
 
 pub struct WebhookTransport {

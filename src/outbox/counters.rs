@@ -1,10 +1,26 @@
 //! Delivery counters: in memory for tests and callers, and through the
-//! `metrics` facade for `/metrics`.
+//! `metrics` facade for `/metrics`, under each queue's own names.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[derive(Debug, Default)]
-pub struct SmsCounters {
+/// The `/metrics` names a queue's counters are published under.
+#[derive(Debug)]
+pub struct MetricNames {
+    pub delivered: &'static str,
+    pub failed: &'static str,
+    pub retried: &'static str,
+}
+
+/// The welcome SMS queue's names (the default: the first queue there was).
+pub const SMS_METRICS: MetricNames = MetricNames {
+    delivered: "ivr_sms_delivered_total",
+    failed: "ivr_sms_failed_total",
+    retried: "ivr_sms_retried_total",
+};
+
+#[derive(Debug)]
+pub struct DeliveryCounters {
+    names: &'static MetricNames,
     delivered: AtomicU64,
     failed: AtomicU64,
     retried: AtomicU64,
@@ -12,7 +28,13 @@ pub struct SmsCounters {
     lease_lost: AtomicU64,
 }
 
-/// A point-in-time copy of [`SmsCounters`].
+impl Default for DeliveryCounters {
+    fn default() -> Self {
+        Self::named(&SMS_METRICS)
+    }
+}
+
+/// A point-in-time copy of [`DeliveryCounters`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CountersSnapshot {
     pub delivered: u64,
@@ -24,20 +46,31 @@ pub struct CountersSnapshot {
     pub lease_lost: u64,
 }
 
-impl SmsCounters {
+impl DeliveryCounters {
+    pub fn named(names: &'static MetricNames) -> Self {
+        Self {
+            names,
+            delivered: AtomicU64::default(),
+            failed: AtomicU64::default(),
+            retried: AtomicU64::default(),
+            released: AtomicU64::default(),
+            lease_lost: AtomicU64::default(),
+        }
+    }
+
     pub fn delivered(&self) {
         self.delivered.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("ivr_sms_delivered_total").increment(1);
+        metrics::counter!(self.names.delivered).increment(1);
     }
 
     pub fn failed(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("ivr_sms_failed_total").increment(1);
+        metrics::counter!(self.names.failed).increment(1);
     }
 
     pub fn retried(&self) {
         self.retried.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("ivr_sms_retried_total").increment(1);
+        metrics::counter!(self.names.retried).increment(1);
     }
 
     pub fn released(&self, count: u64) {

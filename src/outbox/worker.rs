@@ -1,14 +1,15 @@
-//! The delivery worker: claims due SMS in batches, delivers them with bounded
-//! concurrency, and ends each attempt with a fenced write.
+//! The delivery worker: claims due jobs of one [`Queue`] in batches, sends
+//! them through one transport with bounded concurrency, and ends each attempt
+//! with a fenced write.
 //!
-//! Claims are pipelined: once every SMS of a batch has started, the next
+//! Claims are pipelined: once every job of a batch has started, the next
 //! batch is claimed while they are still in flight, so the queue never waits
-//! for a batch's slowest delivery. An SMS therefore waits at most for one
+//! for a batch's slowest delivery. A job therefore waits at most for one
 //! batch ahead of it, which bounds its time under lease. Ended attempts are
 //! recorded through a group-commit writer: one statement and one commit for
-//! whatever has ended meanwhile, not one per SMS.
+//! whatever has ended meanwhile, not one per job.
 //!
-//! It wakes on `NOTIFY sms_outbox_due` and polls as a fallback. On shutdown it
+//! It wakes on `NOTIFY` on the queue's channel and polls as a fallback. On shutdown it
 //! stops claiming, lets attempts in flight finish within a grace period, and
 //! hands back what it claimed but never started. Several workers (threads,
 //! processes, replicas) share one outbox safely: claims skip locked rows, and
@@ -21,14 +22,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
-use super::counters::SmsCounters;
-use super::queue::{self, AttemptLog, ClaimedSms, EndedAttempt, Finish};
-use super::retry::RetryPolicy;
-use super::transport::{Delivery, Transport};
+use super::{AttemptLog, Deliver, Delivery, DeliveryCounters, EndedAttempt, Finish, Job, Queue, RetryPolicy};
 use crate::group_commit::{BatchStatement, GroupCommit};
 
-/// The channel `sms_outbox_due` notifications arrive on.
-const CHANNEL: &str = "sms_outbox_due";
 /// Pauses between tries at recording an ended attempt while the database is
 /// away: short at first, at most a second, so a recovered database is seen soon.
 const RECORD_PAUSE_MIN: Duration = Duration::from_millis(50);
@@ -58,34 +54,43 @@ pub struct BatchOutcome {
     pub released: usize,
 }
 
-#[derive(Clone)]
-pub struct Worker {
-    shared: Arc<Shared>,
+pub struct Worker<Q: Queue, T: Deliver<Q::Job>> {
+    shared: Arc<Shared<Q, T>>,
     settings: WorkerSettings,
 }
 
-struct Shared {
+impl<Q: Queue, T: Deliver<Q::Job>> Clone for Worker<Q, T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            settings: self.settings,
+        }
+    }
+}
+
+struct Shared<Q: Queue, T> {
     pool: PgPool,
-    transport: Transport,
+    queue: Arc<Q>,
+    transport: T,
     policy: RetryPolicy,
-    counters: Arc<SmsCounters>,
+    counters: Arc<DeliveryCounters>,
     /// Deliveries in flight, across batches.
     deliveries: Arc<Semaphore>,
-    /// Claimed SMS whose attempt is not recorded yet: [`BATCHES_IN_HAND`]
+    /// Claimed jobs whose attempt is not recorded yet: [`BATCHES_IN_HAND`]
     /// batches of `batch_permits`.
     unfinished: Arc<Semaphore>,
     batch_permits: u32,
-    finishes: GroupCommit<RecordAttempts>,
+    finishes: GroupCommit<RecordAttempts<Q>>,
 }
 
 /// Ends a batch of attempts in one statement.
-struct RecordAttempts;
+struct RecordAttempts<Q>(Arc<Q>);
 
-impl BatchStatement for RecordAttempts {
+impl<Q: Queue> BatchStatement for RecordAttempts<Q> {
     type Item = EndedAttempt;
     type Output = bool;
-    const NAME: &'static str = "sms_finish";
-    /// The SMS was delivered or not whoever waits: recording it spares a resend.
+    const NAME: &'static str = Q::FINISH_WRITER;
+    /// The job was delivered or not whoever waits: recording it spares a resend.
     const UNDONE_WHEN_ABANDONED: bool = false;
 
     fn write(
@@ -93,24 +98,27 @@ impl BatchStatement for RecordAttempts {
         conn: &mut sqlx::PgConnection,
         items: &[&EndedAttempt],
     ) -> impl Future<Output = sqlx::Result<Vec<bool>>> + Send {
-        queue::finish_batch(conn, items)
+        self.0.finish(conn, items)
     }
 }
 
-impl Worker {
+impl<Q: Queue, T: Deliver<Q::Job>> Worker<Q, T> {
     /// Must be called inside the Tokio runtime (it starts the writer of ended attempts).
     pub fn new(
         pool: PgPool,
-        transport: Transport,
+        queue: Q,
+        transport: T,
         policy: RetryPolicy,
         settings: WorkerSettings,
-        counters: Arc<SmsCounters>,
+        counters: Arc<DeliveryCounters>,
     ) -> Self {
-        // At most 10,000 per batch (IVR_SMS_BATCH's range).
+        // At most 10,000 per batch (the SMS worker's IVR_SMS_BATCH range).
         let batch_permits = u32::try_from(settings.batch_size.max(1)).unwrap_or(u32::MAX / BATCHES_IN_HAND);
+        let queue = Arc::new(queue);
         Self {
             shared: Arc::new(Shared {
-                finishes: GroupCommit::start(&pool, FINISH_SLOTS, RecordAttempts),
+                finishes: GroupCommit::start(&pool, FINISH_SLOTS, RecordAttempts(queue.clone())),
+                queue,
                 pool,
                 transport,
                 policy,
@@ -123,20 +131,29 @@ impl Worker {
         }
     }
 
-    pub fn counters(&self) -> &Arc<SmsCounters> {
+    pub fn counters(&self) -> &Arc<DeliveryCounters> {
         &self.shared.counters
     }
 
     /// Runs until `shutdown` turns true, then drains as described above.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(transport = self.shared.transport.name(), "SMS worker started");
+        tracing::info!(
+            queue = Q::NAME,
+            transport = self.shared.transport.name(),
+            "delivery worker started"
+        );
         let wake = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen(self.shared.pool.clone(), wake.clone(), shutdown.clone()));
+        let listener = tokio::spawn(listen(
+            self.shared.pool.clone(),
+            Q::DUE_CHANNEL,
+            wake.clone(),
+            shutdown.clone(),
+        ));
         while !*shutdown.borrow() {
             match self.start_batch(&mut shutdown).await {
                 Ok(outcome) if outcome.claimed as i64 == self.settings.batch_size => continue,
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "SMS worker cannot reach the database"),
+                Err(error) => tracing::warn!(%error, queue = Q::NAME, "delivery worker cannot reach the database"),
             }
             tokio::select! {
                 _ = wake.notified() => {}
@@ -146,7 +163,7 @@ impl Worker {
         }
         self.wait_for_deliveries(self.settings.shutdown_grace).await;
         listener.abort();
-        tracing::info!("SMS worker stopped");
+        tracing::info!(queue = Q::NAME, "delivery worker stopped");
     }
 
     /// Claims one batch, delivers it and waits until every attempt in flight
@@ -163,7 +180,7 @@ impl Worker {
         Ok(outcome)
     }
 
-    /// Claims one batch and returns once each of its SMS has started (or,
+    /// Claims one batch and returns once each of its jobs has started (or,
     /// on shutdown, been released).
     async fn start_batch(&self, shutdown: &mut watch::Receiver<bool>) -> sqlx::Result<BatchOutcome> {
         let mut room = self
@@ -173,15 +190,19 @@ impl Worker {
             .acquire_many_owned(self.shared.batch_permits)
             .await
             .expect("the semaphore is never closed");
-        let batch = queue::claim(&self.shared.pool, self.settings.batch_size, self.settings.lease).await?;
+        let batch = self
+            .shared
+            .queue
+            .claim(&self.shared.pool, self.settings.batch_size, self.settings.lease)
+            .await?;
         let claimed = batch.len();
         let mut pending = batch.into_iter();
         let mut unstarted = Vec::new();
-        while let Some(sms) = pending.next() {
+        while let Some(job) = pending.next() {
             let delivering = tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|stop| *stop) => {
-                    unstarted.push(sms);
+                    unstarted.push(job);
                     unstarted.extend(pending);
                     break;
                 }
@@ -190,7 +211,7 @@ impl Worker {
             let unfinished = room.split(1).expect("room was taken for a whole batch");
             let shared = self.shared.clone();
             tokio::spawn(async move {
-                shared.attempt(sms, delivering).await;
+                shared.attempt(job, delivering).await;
                 drop(unfinished);
             });
         }
@@ -202,7 +223,7 @@ impl Worker {
         Ok(BatchOutcome { claimed, released })
     }
 
-    /// Every claimed SMS holds a permit until its attempt is recorded:
+    /// Every claimed job holds a permit until its attempt is recorded:
     /// holding them all means none is in flight.
     async fn wait_for_deliveries(&self, grace: Duration) {
         let all = self
@@ -212,40 +233,43 @@ impl Worker {
         match tokio::time::timeout(grace, all).await {
             Ok(permits) => drop(permits),
             Err(_) => {
-                tracing::warn!("SMS deliveries still in flight after the shutdown grace; their leases will expire")
+                tracing::warn!(
+                    queue = Q::NAME,
+                    "deliveries still in flight after the shutdown grace; their leases will expire"
+                )
             }
         }
     }
 
-    async fn release(&self, unstarted: &[ClaimedSms]) -> usize {
-        match queue::release(&self.shared.pool, unstarted).await {
+    async fn release(&self, unstarted: &[Q::Job]) -> usize {
+        match self.shared.queue.release(&self.shared.pool, unstarted).await {
             Ok(released) => {
                 self.shared.counters.released(released);
                 released as usize
             }
             Err(error) => {
-                tracing::warn!(%error, "cannot release unstarted SMS; their leases will expire");
+                tracing::warn!(%error, queue = Q::NAME, "cannot release unstarted jobs; their leases will expire");
                 0
             }
         }
     }
 }
 
-impl Shared {
-    /// Delivers `sms` while holding a delivery permit, then records the attempt.
-    async fn attempt(&self, sms: ClaimedSms, delivering: OwnedSemaphorePermit) {
+impl<Q: Queue, T: Deliver<Q::Job>> Shared<Q, T> {
+    /// Delivers `job` while holding a delivery permit, then records the attempt.
+    async fn attempt(&self, job: Q::Job, delivering: OwnedSemaphorePermit) {
         let started_at_unix_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let started = Instant::now();
-        let delivery = self.transport.deliver(&sms).await;
+        let delivery = self.transport.deliver(&job).await;
         drop(delivering);
         let log = AttemptLog {
             started_at_unix_ms,
             duration: started.elapsed(),
             http_status: delivery.http_status(),
         };
-        let ended = EndedAttempt::of(&sms, self.decide(&sms, delivery), log);
+        let ended = EndedAttempt::of(&job, self.decide(&job, delivery), log);
         self.record(ended).await;
     }
 
@@ -262,19 +286,19 @@ impl Shared {
             match self.finishes.write(ended.clone()).await {
                 Ok(true) => {
                     if failures > 0 {
-                        tracing::info!(sms = %ended.id, failures, "attempt recorded once the database was back");
+                        tracing::info!(queue = Q::NAME, job = %ended.id, failures, "attempt recorded once the database was back");
                     }
                     return self.count(&ended.finish);
                 }
                 Ok(false) => {
                     self.counters.lease_lost();
-                    tracing::warn!(sms = %ended.id, "lease taken over before the attempt was recorded; left to its new owner");
+                    tracing::warn!(queue = Q::NAME, job = %ended.id, "lease taken over before the attempt was recorded; left to its new owner");
                     return;
                 }
                 Err(error) => {
                     failures += 1;
                     if failures == 1 {
-                        tracing::warn!(sms = %ended.id, %error, "cannot record the attempt yet; keeping it until the database is back");
+                        tracing::warn!(queue = Q::NAME, job = %ended.id, %error, "cannot record the attempt yet; keeping it until the database is back");
                     }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(RECORD_PAUSE_MAX);
@@ -283,17 +307,17 @@ impl Shared {
         }
     }
 
-    fn decide(&self, sms: &ClaimedSms, delivery: Delivery) -> Finish {
+    fn decide(&self, job: &Q::Job, delivery: Delivery) -> Finish {
         match delivery {
             Delivery::Delivered {
                 provider_message_id, ..
             } => Finish::Delivered { provider_message_id },
             Delivery::Permanent { error, .. } => Finish::Failed { error },
             Delivery::Transient { error, retry_after, .. } => {
-                match self.policy.next_delay(sms.attempt.max(1) as u32, retry_after) {
+                match self.policy.next_delay(job.attempt().max(1) as u32, retry_after) {
                     Some(after) => Finish::Retry { after, error },
                     None => Finish::Failed {
-                        error: format!("{error} (gave up after {} attempts)", sms.attempt),
+                        error: format!("{error} (gave up after {} attempts)", job.attempt()),
                     },
                 }
             }
@@ -309,11 +333,11 @@ impl Shared {
     }
 }
 
-/// Turns `NOTIFY sms_outbox_due` into wake-ups, reconnecting as needed.
-async fn listen(pool: PgPool, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+/// Turns `NOTIFY <channel>` into wake-ups, reconnecting as needed.
+async fn listen(pool: PgPool, channel: &'static str, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     loop {
         if let Ok(mut listener) = PgListener::connect_with(&pool).await
-            && listener.listen(CHANNEL).await.is_ok()
+            && listener.listen(channel).await.is_ok()
         {
             // Anything queued while we were not listening is found by this wake-up.
             wake.notify_one();
