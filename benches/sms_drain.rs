@@ -134,7 +134,10 @@ async fn queue(pool: &PgPool, count: i64) -> anyhow::Result<()> {
 /// Runs the worker as `serve` does until every queued SMS has ended.
 async fn drain(worker: &ivr_gateway::sms::Worker, pool: &PgPool, count: i64) -> anyhow::Result<()> {
     let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(worker.clone().run(shutdown));
+    let running = tokio::spawn(worker.clone().run(
+        &ivr_gateway::notifications::Notifications::start(pool.clone()),
+        shutdown,
+    ));
     let ended = || {
         let counted = worker.counters().snapshot();
         counted.delivered + counted.failed

@@ -19,6 +19,7 @@ use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::hook::Hook;
 use crate::ivr_client::{self, CallRequest};
+use crate::notifications::Notifications;
 use crate::outbox::DeliveryCounters;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::retention;
@@ -42,6 +43,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let sms_counters = Arc::new(DeliveryCounters::default());
         let admin_token = AdminToken::new(args.admin_token());
         let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
+        let notifications = Notifications::start(database.pool.clone());
         let state = AppState {
             pool: database.pool.clone(),
             hook: Hook::start(
@@ -51,6 +53,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     per_second: args.rate_limit,
                     burst: args.rate_burst,
                 }),
+                &notifications,
             ),
             db_timeout: args.database.db_timeout,
             sms_counters,
@@ -62,13 +65,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_connections: args.max_connections as usize,
             },
             in_flight: Semaphore::new(args.max_in_flight as usize),
+            notifications: notifications.clone(),
         };
         let app = Application::build(state, listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
         let (stop_background, background_shutdown) = watch::channel(false);
         let worker = args
             .sms_worker
-            .then(|| tokio::spawn(worker.run(background_shutdown.clone())));
+            .then(|| tokio::spawn(worker.run(&notifications, background_shutdown.clone())));
         let pruner = tokio::spawn(retention::run(
             database.pool.clone(),
             args.retention,
@@ -118,7 +122,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             .sms
             .worker(database.pool.clone(), Arc::new(DeliveryCounters::default()))?;
         let (stop, shutdown) = watch::channel(false);
-        let running = tokio::spawn(worker.run(shutdown));
+        let running = tokio::spawn(worker.run(&Notifications::start(database.pool.clone()), shutdown));
         shutdown_signal().await;
         let _ = stop.send(true);
         running.await.context("the worker panicked")

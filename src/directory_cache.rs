@@ -12,15 +12,15 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 
 use crate::db::directory::{self, KeyOwner, StoreRoute};
 use crate::domain::{KeyHash, PhoneNumber};
+use crate::notifications::{Notice, Notifications, Subscription};
 
-const CHANNEL: &str = "ivr_directory";
+/// Sent by statement triggers on organizations, keys, stores and numbers.
+pub const CHANNEL: &str = "ivr_directory";
 /// Entries per table. Unknown keys are cached too (a 403 must be as cheap
 /// as a 200), so a client trying random keys must not grow memory: a full
 /// table is emptied and refills with what is in use.
@@ -37,9 +37,9 @@ pub struct DirectoryCache {
 }
 
 impl DirectoryCache {
-    /// Starts the listener; must be called inside the Tokio runtime. It stops
-    /// once the cache is dropped.
-    pub fn start(pool: PgPool) -> Arc<Self> {
+    /// Follows [`CHANNEL`]; must be called inside the Tokio runtime. It stops
+    /// following once the cache is dropped.
+    pub fn start(pool: PgPool, notifications: &Notifications) -> Arc<Self> {
         let cache = Arc::new(Self {
             pool: pool.clone(),
             keys: Table::default(),
@@ -47,7 +47,7 @@ impl DirectoryCache {
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
         });
-        tokio::spawn(listen(pool, Arc::downgrade(&cache)));
+        tokio::spawn(follow(notifications.subscribe(CHANNEL), Arc::downgrade(&cache)));
         cache
     }
 
@@ -150,23 +150,17 @@ impl<K: Hash + Eq, V: Clone> Table<K, V> {
     }
 }
 
-async fn listen(pool: PgPool, cache: Weak<DirectoryCache>) {
-    while !pool.is_closed() {
-        if let Ok(mut listener) = PgListener::connect_with(&pool).await
-            && listener.listen(CHANNEL).await.is_ok()
-        {
-            let Some(live) = cache.upgrade() else { return };
-            live.set_listening(true);
-            drop(live);
-            // try_recv gives Ok(None) when the connection is lost, before reconnecting.
-            while let Ok(Some(_)) = listener.try_recv().await {
-                let Some(live) = cache.upgrade() else { return };
-                live.invalidate();
-            }
-        }
+async fn follow(mut changes: Subscription, cache: Weak<DirectoryCache>) {
+    while let Some(notice) = changes.recv().await {
         let Some(live) = cache.upgrade() else { return };
+        match notice {
+            Notice::Listening => live.set_listening(true),
+            Notice::Lost => live.set_listening(false),
+            Notice::Notified(_) | Notice::Missed => live.invalidate(),
+        }
+    }
+    // The listener stopped: never trust the cache again.
+    if let Some(live) = cache.upgrade() {
         live.set_listening(false);
-        drop(live);
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

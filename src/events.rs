@@ -2,21 +2,23 @@
 //! changes, read from `NOTIFY ivr_events` so that every replica sees every
 //! event, and fanned out to this process's subscribers.
 //!
-//! One listener per process, started by the first subscriber. It reads each
-//! notified row once and hands subscribers a ready-made Server-Sent Events
-//! frame.
+//! One hub per process, started by the first subscriber, following the
+//! channel through the process's [`Notifications`]. It reads each notified
+//! row once and hands subscribers a ready-made Server-Sent Events frame.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, watch};
+
+use crate::notifications::{Notice, Notifications, Subscription};
 
 use crate::db::inspection;
 
-const CHANNEL: &str = "ivr_events";
+/// Sent by statement triggers on `calls` and `sms_outbox`.
+pub const CHANNEL: &str = "ivr_events";
 /// Frames a slow subscriber may fall behind by before it is told it missed some.
 const BACKLOG: usize = 1024;
 
@@ -30,7 +32,7 @@ pub struct EventHub {
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-enum Notice {
+enum Changed {
     /// Calls journaled by one statement.
     Call { ids: Vec<i64> },
     /// SMS queued, or whose status changed, in one statement.
@@ -38,11 +40,16 @@ enum Notice {
 }
 
 impl EventHub {
-    /// Starts the listener; must be called inside the Tokio runtime.
-    pub fn start(pool: PgPool) -> Self {
+    /// Follows [`CHANNEL`]; must be called inside the Tokio runtime.
+    pub fn start(pool: PgPool, notifications: &Notifications) -> Self {
         let (frames, _) = broadcast::channel(BACKLOG);
         let (listening_tx, listening) = watch::channel(false);
-        tokio::spawn(fan_out(pool, frames.clone(), listening_tx));
+        tokio::spawn(fan_out(
+            pool,
+            notifications.subscribe(CHANNEL),
+            frames.clone(),
+            listening_tx,
+        ));
         Self { frames, listening }
     }
 
@@ -55,36 +62,45 @@ impl EventHub {
     }
 }
 
-async fn fan_out(pool: PgPool, frames: broadcast::Sender<Frame>, listening: watch::Sender<bool>) {
-    loop {
-        if let Ok(mut listener) = PgListener::connect_with(&pool).await
-            && listener.listen(CHANNEL).await.is_ok()
-        {
-            let _ = listening.send(true);
-            while let Ok(notification) = listener.recv().await {
-                for frame in render(&pool, notification.payload()).await {
+async fn fan_out(
+    pool: PgPool,
+    mut events: Subscription,
+    frames: broadcast::Sender<Frame>,
+    listening: watch::Sender<bool>,
+) {
+    while let Some(notice) = events.recv().await {
+        match notice {
+            Notice::Listening => {
+                let _ = listening.send(true);
+            }
+            Notice::Lost => {
+                let _ = listening.send(false);
+            }
+            Notice::Notified(payload) => {
+                for frame in render(&pool, &payload).await {
                     let _ = frames.send(frame);
                 }
             }
-            let _ = listening.send(false);
+            // Events are not replayed: a subscriber that falls behind misses some.
+            Notice::Missed => {}
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let _ = listening.send(false);
 }
 
 /// Reads the notified rows and renders their frames, skipping rows gone
 /// (pruned or reset meanwhile) or unread (the database did not answer).
 async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
     let mut rendered = Vec::new();
-    match serde_json::from_str::<Notice>(payload) {
-        Ok(Notice::Call { ids }) => {
+    match serde_json::from_str::<Changed>(payload) {
+        Ok(Changed::Call { ids }) => {
             for id in ids {
                 if let Ok(Some(call)) = inspection::call(pool, id).await {
                     rendered.extend(frame("call", &call));
                 }
             }
         }
-        Ok(Notice::Sms { ids }) => {
+        Ok(Changed::Sms { ids }) => {
             for id in ids {
                 if let Ok(Some(sms)) = inspection::one_sms(pool, id).await {
                     rendered.extend(frame("sms", &sms));

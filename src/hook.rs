@@ -11,6 +11,7 @@ use crate::db::calls::{NewCall, NewWelcome, Outcome, WelcomeOutcome};
 use crate::directory_cache::DirectoryCache;
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
 use crate::group_commit::{CallWriter, JOURNAL_SLOTS, JournalCalls, WriteFailed};
+use crate::notifications::Notifications;
 use crate::rate_limit::RateLimiter;
 use crate::sms::welcome;
 use crate::twilio_signature::SignedRequest;
@@ -62,13 +63,13 @@ pub struct Hook {
 }
 
 impl Hook {
-    /// Starts the directory listener and the journal writer; must be called
-    /// inside the Tokio runtime.
-    pub fn start(pool: PgPool, rules: HookRules, limiter: RateLimiter) -> Self {
+    /// Starts following directory changes and the journal writer; must be
+    /// called inside the Tokio runtime.
+    pub fn start(pool: PgPool, rules: HookRules, limiter: RateLimiter, notifications: &Notifications) -> Self {
         Self {
             rules,
             limiter,
-            directory: DirectoryCache::start(pool.clone()),
+            directory: DirectoryCache::start(pool.clone(), notifications),
             writer: CallWriter::start(
                 &pool,
                 JOURNAL_SLOTS,

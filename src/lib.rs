@@ -26,6 +26,8 @@ pub mod hook;
 pub mod ivr_client;
 /// Prometheus metrics.
 pub mod metrics;
+/// One LISTEN connection per process, fanned out to whoever follows a channel.
+pub mod notifications;
 /// Durable delivery of what surfaces send: leased claims, fenced finishes,
 /// retries, group-committed records; each surface brings its queue and transports.
 pub mod outbox;

@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::events::EventHub;
+use crate::notifications::Notifications;
 use tokio::sync::Semaphore;
 
 use crate::hook::Hook;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub in_flight: Semaphore,
     /// Live events, started by the first subscriber.
     pub events: OnceLock<EventHub>,
+    /// The process's one LISTEN connection, shared by every part that follows a channel.
+    pub notifications: Notifications,
 }
 
 /// Bounds that keep overload from turning into unbounded queues.

@@ -19,11 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 
 use super::{AttemptLog, Deliver, Delivery, DeliveryCounters, EndedAttempt, Finish, Job, Queue, RetryPolicy};
 use crate::group_commit::{BatchStatement, GroupCommit};
+use crate::notifications::{Notice, Notifications, Subscription};
 
 /// Pauses between tries at recording an ended attempt while the database is
 /// away: short at first, at most a second, so a recovered database is seen soon.
@@ -136,34 +136,37 @@ impl<Q: Queue, T: Deliver<Q::Job>> Worker<Q, T> {
     }
 
     /// Runs until `shutdown` turns true, then drains as described above.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(
-            queue = Q::NAME,
-            transport = self.shared.transport.name(),
-            "delivery worker started"
-        );
-        let wake = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen(
-            self.shared.pool.clone(),
-            Q::DUE_CHANNEL,
-            wake.clone(),
-            shutdown.clone(),
-        ));
-        while !*shutdown.borrow() {
-            match self.start_batch(&mut shutdown).await {
-                Ok(outcome) if outcome.claimed as i64 == self.settings.batch_size => continue,
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, queue = Q::NAME, "delivery worker cannot reach the database"),
+    /// Wakes on the queue's channel through `notifications`.
+    pub fn run(
+        self,
+        notifications: &Notifications,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let due = notifications.subscribe(Q::DUE_CHANNEL);
+        async move {
+            tracing::info!(
+                queue = Q::NAME,
+                transport = self.shared.transport.name(),
+                "delivery worker started"
+            );
+            let wake = Arc::new(Notify::new());
+            let listener = tokio::spawn(wake_on_due(due, wake.clone()));
+            while !*shutdown.borrow() {
+                match self.start_batch(&mut shutdown).await {
+                    Ok(outcome) if outcome.claimed as i64 == self.settings.batch_size => continue,
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, queue = Q::NAME, "delivery worker cannot reach the database"),
+                }
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
+                }
             }
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                _ = shutdown.wait_for(|stop| *stop) => {}
-            }
+            self.wait_for_deliveries(self.settings.shutdown_grace).await;
+            listener.abort();
+            tracing::info!(queue = Q::NAME, "delivery worker stopped");
         }
-        self.wait_for_deliveries(self.settings.shutdown_grace).await;
-        listener.abort();
-        tracing::info!(queue = Q::NAME, "delivery worker stopped");
     }
 
     /// Claims one batch, delivers it and waits until every attempt in flight
@@ -333,21 +336,13 @@ impl<Q: Queue, T: Deliver<Q::Job>> Shared<Q, T> {
     }
 }
 
-/// Turns `NOTIFY <channel>` into wake-ups, reconnecting as needed.
-async fn listen(pool: PgPool, channel: &'static str, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
-    loop {
-        if let Ok(mut listener) = PgListener::connect_with(&pool).await
-            && listener.listen(channel).await.is_ok()
-        {
-            // Anything queued while we were not listening is found by this wake-up.
-            wake.notify_one();
-            while listener.recv().await.is_ok() {
-                wake.notify_one();
-            }
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+/// Turns notices of the queue's channel into wake-ups.
+async fn wake_on_due(mut due: Subscription, wake: Arc<Notify>) {
+    while let Some(notice) = due.recv().await {
+        match notice {
+            // Whatever became due while nobody listened is found by this wake-up.
+            Notice::Listening | Notice::Notified(_) | Notice::Missed => wake.notify_one(),
+            Notice::Lost => {}
         }
     }
 }

@@ -7,20 +7,24 @@ use std::time::Duration;
 use ivr_gateway::db;
 use ivr_gateway::directory_cache::DirectoryCache;
 use ivr_gateway::domain::{ApiKey, PhoneNumber, PhoneValidation};
+use ivr_gateway::notifications::Notifications;
 
 use crate::helpers::*;
 
-/// A cache of its own on the app's database, once its listener is in place.
-async fn listening_cache(app: &TestApp) -> Arc<DirectoryCache> {
-    let cache = DirectoryCache::start(db::connect_with(app.database.clone(), 4, Duration::from_secs(5)));
+/// A cache of its own on the app's database, once its listener is in place
+/// (it listens for as long as the returned handle lives).
+async fn listening_cache(app: &TestApp) -> (Arc<DirectoryCache>, Notifications) {
+    let pool = db::connect_with(app.database.clone(), 4, Duration::from_secs(5));
+    let notifications = Notifications::start(pool.clone());
+    let cache = DirectoryCache::start(pool, &notifications);
     assert!(wait_for(Duration::from_secs(5), || async { cache.is_listening() }).await);
-    cache
+    (cache, notifications)
 }
 
 #[tokio::test]
 async fn lookups_are_served_from_memory_until_the_database_says_the_directory_changed() {
     let app = spawn_app().await;
-    let cache = listening_cache(&app).await;
+    let (cache, _listening) = listening_cache(&app).await;
     let key = ApiKey::parse(ACME_KEY).unwrap().hash();
     let sf = PhoneNumber::parse(ACME_SF, PhoneValidation::Format).unwrap();
     let acme = app.organization_id("Acme Retail").await;
@@ -61,7 +65,7 @@ async fn lookups_are_served_from_memory_until_the_database_says_the_directory_ch
 #[tokio::test]
 async fn unknown_keys_are_remembered_as_unknown_until_a_key_is_added() {
     let app = spawn_app().await;
-    let cache = listening_cache(&app).await;
+    let (cache, _listening) = listening_cache(&app).await;
     let key = ApiKey::parse("a-key-added-later").unwrap();
     assert!(cache.key_owner(&key.hash()).await.unwrap().is_none());
     let mut conn = app.pool.acquire().await.unwrap();

@@ -15,6 +15,7 @@ use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
 use ivr_gateway::hook::{Hook, HookRules};
+use ivr_gateway::notifications::Notifications;
 use ivr_gateway::outbox::{RetryPolicy, WorkerSettings};
 use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
 use ivr_gateway::routes::admin::AdminToken;
@@ -246,8 +247,15 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
 /// Runs the application on port 0 against `database`; returns its base URL.
 fn serve(database: PgConnectOptions, settings: &TestSettings) -> String {
     let app_pool = db::connect_with(database, 8, settings.db_timeout);
+    let notifications = Notifications::start(app_pool.clone());
     let state = AppState {
-        hook: Hook::start(app_pool.clone(), settings.rules, RateLimiter::new(settings.rate_limit)),
+        hook: Hook::start(
+            app_pool.clone(),
+            settings.rules,
+            RateLimiter::new(settings.rate_limit),
+            &notifications,
+        ),
+        notifications,
         pool: app_pool,
         db_timeout: settings.db_timeout,
         sms_counters: Default::default(),

@@ -15,6 +15,7 @@ mod helpers;
 mod ivr_outcomes;
 mod limits;
 mod metrics;
+mod notifications;
 mod openapi;
 mod reliability;
 mod retention;

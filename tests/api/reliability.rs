@@ -13,6 +13,8 @@ use ivr_gateway::sms::transport::{self, Transport, WebhookTransport};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
+use ivr_gateway::notifications::Notifications;
+
 use crate::helpers::*;
 use crate::sink::{Reply, Sink};
 
@@ -96,7 +98,7 @@ async fn an_acknowledged_send_is_recorded_once_the_database_is_back_and_never_se
     );
     let worker = webhook_worker(worker_pool, &sink, lease);
     let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(worker.run(shutdown));
+    let running = tokio::spawn(worker.run(&Notifications::start(app.pool.clone()), shutdown));
 
     assert!(wait_for(Duration::from_secs(5), || async { !sink.received().is_empty() }).await);
     let claimed = Instant::now();

@@ -13,6 +13,8 @@ use ivr_gateway::sms::transport::{self, Transport, TwilioTransport, WebhookTrans
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use ivr_gateway::notifications::Notifications;
+
 use crate::helpers::*;
 use crate::sink::{Reply, Sink};
 
@@ -539,7 +541,7 @@ async fn shutdown_finishes_deliveries_in_flight_and_releases_the_rest() {
         counters.clone(),
     );
     let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(worker.run(shutdown));
+    let running = tokio::spawn(worker.run(&Notifications::start(app.pool.clone()), shutdown));
     while sink.received().len() < 2 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -581,7 +583,7 @@ async fn the_worker_wakes_on_notify_without_waiting_for_its_poll() {
         Default::default(),
     );
     let (stop, shutdown) = watch::channel(false);
-    let running = tokio::spawn(worker.run(shutdown));
+    let running = tokio::spawn(worker.run(&Notifications::start(app.pool.clone()), shutdown));
     tokio::time::sleep(Duration::from_millis(300)).await; // let it go idle, listening
     let id = queue_welcome(&app, CALLER).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

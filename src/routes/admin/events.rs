@@ -26,7 +26,9 @@ const KEEPALIVE: Duration = Duration::from_secs(15);
 )]
 #[get("/events")]
 pub async fn stream_events(state: web::Data<AppState>) -> HttpResponse {
-    let hub = state.events.get_or_init(|| EventHub::start(state.pool.clone()));
+    let hub = state
+        .events
+        .get_or_init(|| EventHub::start(state.pool.clone(), &state.notifications));
     let receiver = hub.subscribe(Duration::from_secs(5)).await;
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.reset(); // the first tick would fire at once
