@@ -224,7 +224,7 @@ struct Database {
 impl Database {
     async fn open(args: &DatabaseArgs) -> anyhow::Result<Self> {
         let (url, cluster) = match &args.database_url {
-            Some(url) => (url.clone(), None),
+            Some(url) => (url.expose().to_owned(), None),
             None => {
                 let data_root = args.data_dir.clone().unwrap_or_else(ClusterOptions::default_data_root);
                 let cluster = EmbeddedPostgres::start(&ClusterOptions {

@@ -15,6 +15,7 @@ use crate::domain::PhoneValidation;
 use crate::hook::HookRules;
 use crate::ivr_client::CallMethod;
 use crate::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
+use crate::secret::Secret;
 use crate::sms::Worker;
 use crate::sms::queue::SmsOutbox;
 use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
@@ -102,7 +103,7 @@ pub enum SmsCommand {
 pub struct DatabaseArgs {
     /// PostgreSQL URL; absent: the embedded cluster.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret>,
     /// Data folder of the embedded cluster (default: /var/lib/ivr-gateway as
     /// root, else $XDG_DATA_HOME/ivr-gateway or ~/.local/share/ivr-gateway).
     #[arg(long, env = "IVR_DATA_DIR")]
@@ -141,7 +142,7 @@ pub struct ServeArgs {
     pub max_connections: u32,
     /// Bearer token for `/admin`. Required for any bind other than loopback.
     #[arg(long, env = "IVR_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
     #[command(flatten)]
     pub rules: RulesArgs,
     /// Hook requests per second allowed per API key, per replica (`0` = no limit).
@@ -190,13 +191,13 @@ pub struct SmsArgs {
     pub sms_webhook_url: Option<String>,
     /// `webhook`: HMAC-SHA256 signing secret (raw, or `whsec_<base64>`).
     #[arg(long, env = "IVR_SMS_WEBHOOK_SECRET", hide_env_values = true)]
-    pub sms_webhook_secret: Option<String>,
+    pub sms_webhook_secret: Option<Secret>,
     /// `twilio`: the account SID.
     #[arg(long, env = "IVR_TWILIO_ACCOUNT_SID")]
     pub twilio_account_sid: Option<String>,
     /// `twilio`: the auth token.
     #[arg(long, env = "IVR_TWILIO_AUTH_TOKEN", hide_env_values = true)]
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
     /// `twilio`: API base URL (a sandbox or a local double in staging).
     #[arg(long, env = "IVR_TWILIO_BASE_URL", default_value = "https://api.twilio.com")]
     pub twilio_base_url: String,
@@ -291,7 +292,7 @@ impl SmsArgs {
                     anyhow::bail!("IVR_SMS_TRANSPORT=webhook needs IVR_SMS_WEBHOOK_URL and IVR_SMS_WEBHOOK_SECRET");
                 };
                 let url: reqwest::Url = url.parse().context("IVR_SMS_WEBHOOK_URL is not a URL")?;
-                Transport::Webhook(WebhookTransport::new(client(), url.to_string(), secret)?)
+                Transport::Webhook(WebhookTransport::new(client(), url.to_string(), secret.expose())?)
             }
             TransportKind::Twilio => {
                 let (Some(sid), Some(token)) = (&self.twilio_account_sid, &self.twilio_auth_token) else {
@@ -301,7 +302,7 @@ impl SmsArgs {
                     client(),
                     &self.twilio_base_url,
                     sid.clone(),
-                    token.clone(),
+                    token.expose().to_owned(),
                 ))
             }
         })
@@ -333,7 +334,10 @@ impl ServeArgs {
     /// `IVR_ADMIN_TOKEN`, where one is set: empty or only white space counts
     /// as unset (a blank line in an env file must not pass for a token).
     pub fn admin_token(&self) -> Option<&str> {
-        self.admin_token.as_deref().filter(|token| !token.trim().is_empty())
+        self.admin_token
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|token| !token.trim().is_empty())
     }
 
     /// Refuses an admin API that anyone on the network could use: it reads

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 
 use crate::domain::{ApiKey, ApiKeyError, Name, PhoneNumber, PhoneValidation, WelcomeTemplate};
+use crate::secret::Secret;
 
 /// Where in a document a refusal points.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub struct OrganizationFixture {
     pub api_keys: Vec<ApiKey>,
     pub welcome_message: Option<String>,
     /// Set: calls must carry a valid X-Twilio-Signature made with it.
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
     pub stores: Vec<StoreFixture>,
 }
 
@@ -342,8 +343,8 @@ impl Seen {
 
 /// A Twilio auth token: 1 to 128 printable ASCII characters (Twilio's are 32
 /// hex digits). The same rule as API keys.
-pub fn parse_twilio_token(raw: &str) -> Result<String, ApiKeyError> {
-    ApiKey::parse(raw).map(|token| token.expose().to_owned())
+pub fn parse_twilio_token(raw: &str) -> Result<Secret, ApiKeyError> {
+    ApiKey::parse(raw).map(|token| Secret::new(token.expose()))
 }
 
 fn line_of(source: &str, offset: usize) -> usize {
@@ -452,7 +453,7 @@ mod tests {
         let source = "[[organizations]]\nname = \"A\"\ntwilio_auth_token = \"0123456789abcdef0123456789abcdef\"\n";
         let fixtures = Fixtures::from_toml(source, PhoneValidation::Possible).unwrap();
         assert_eq!(
-            fixtures.organizations[0].twilio_auth_token.as_deref(),
+            fixtures.organizations[0].twilio_auth_token.as_ref().map(Secret::expose),
             Some("0123456789abcdef0123456789abcdef")
         );
         let error = Fixtures::from_toml(

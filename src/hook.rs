@@ -13,6 +13,7 @@ use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIv
 use crate::group_commit::{CallWriter, JOURNAL_SLOTS, JournalCalls, WriteFailed};
 use crate::notifications::Notifications;
 use crate::rate_limit::RateLimiter;
+use crate::secret::Secret;
 use crate::sms::welcome;
 use crate::twilio_signature::SignedRequest;
 use crate::twiml::VoiceResponse;
@@ -107,7 +108,7 @@ impl Hook {
             return Ok(counted(Outcome::InvalidKey, HookAnswer::InvalidKey));
         };
         let organization_id = owner.organization_id;
-        if let Some(token) = owner.twilio_auth_token.as_deref()
+        if let Some(token) = owner.twilio_auth_token.as_ref().map(Secret::expose)
             && !signed.verify(token)
         {
             journal

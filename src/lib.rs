@@ -37,6 +37,8 @@ pub mod rate_limit;
 pub mod retention;
 /// HTTP routes, one module per resource.
 pub mod routes;
+/// Values that `Debug` and logs never show.
+pub mod secret;
 /// The welcome SMS: its text, its queue and its transports.
 pub mod sms;
 /// Builds the HTTP server around the shared [`startup::AppState`].

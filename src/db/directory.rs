@@ -3,21 +3,22 @@
 use sqlx::PgConnection;
 
 use crate::domain::{ApiKey, KeyHash, PhoneNumber};
+use crate::secret::Secret;
 
 /// The organization behind an active API key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyOwner {
     pub organization_id: i64,
     /// Set when the organization wants its calls signed by Twilio.
-    pub twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
 }
 
 pub async fn organization_for_key(conn: &mut PgConnection, key: &KeyHash) -> sqlx::Result<Option<KeyOwner>> {
     sqlx::query_as!(
         KeyOwner,
-        "SELECT k.organization_id, o.twilio_auth_token
+        r#"SELECT k.organization_id, o.twilio_auth_token AS "twilio_auth_token: Secret"
          FROM api_keys k JOIN organizations o ON o.id = k.organization_id
-         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL"#,
         key.as_ref()
     )
     .fetch_optional(conn)

@@ -3,6 +3,7 @@
 use sqlx::{Acquire, PgConnection};
 
 use crate::fixtures::{FixtureError, Fixtures, OrganizationFixture};
+use crate::secret::Secret;
 
 /// What loading a document touched, for the log line after a seed.
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -71,7 +72,7 @@ async fn upsert_organization(
          RETURNING id",
         organization.name,
         organization.welcome_message,
-        organization.twilio_auth_token,
+        organization.twilio_auth_token.as_ref().map(Secret::expose),
     )
     .fetch_one(&mut *tx)
     .await?;

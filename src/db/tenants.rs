@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{Acquire, PgConnection, PgPool};
 
 use crate::domain::{ApiKey, Name, PhoneNumber, WelcomeTemplate};
+use crate::secret::Secret;
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Organization {
@@ -109,7 +110,7 @@ pub async fn update_organization(
     id: i64,
     name: Option<&Name>,
     welcome: &Change<WelcomeTemplate>,
-    twilio_auth_token: &Change<String>,
+    twilio_auth_token: &Change<Secret>,
 ) -> sqlx::Result<Option<Organization>> {
     let (change_welcome, welcome) = welcome.parts();
     let (change_token, token) = twilio_auth_token.parts();
@@ -126,7 +127,7 @@ pub async fn update_organization(
         change_welcome,
         welcome.map(WelcomeTemplate::as_str),
         change_token,
-        token.map(String::as_str),
+        token.map(Secret::expose),
     )
     .fetch_optional(pool)
     .await

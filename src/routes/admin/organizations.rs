@@ -9,6 +9,7 @@ use super::json::{self, change, conflict, missing, parse_change, rejected};
 use crate::db::tenants::{self, Change, KeyItem, OptOut, Organization};
 use crate::domain::{ApiKey, FieldErrors, Name, WelcomeTemplate};
 use crate::fixtures::parse_twilio_token;
+use crate::secret::Secret;
 use crate::startup::AppState;
 
 /// `{"items": [...]}`.
@@ -91,16 +92,17 @@ pub async fn create(
     let (Some(name), Ok(welcome), Ok(token)) = (name, welcome, token) else {
         return Err(AdminError::invalid(errors));
     };
-    let created = tenants::create_organization(&state.pool, &name, welcome.as_ref(), token.as_deref())
-        .await
-        .map_err(|e| {
-            conflict(
-                e,
-                "organizations_name_key",
-                "name",
-                format!("An organization named '{name}' exists"),
-            )
-        })?;
+    let created =
+        tenants::create_organization(&state.pool, &name, welcome.as_ref(), token.as_ref().map(Secret::expose))
+            .await
+            .map_err(|e| {
+                conflict(
+                    e,
+                    "organizations_name_key",
+                    "name",
+                    format!("An organization named '{name}' exists"),
+                )
+            })?;
     Ok(HttpResponse::Created().json(created))
 }
 
