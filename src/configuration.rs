@@ -1,4 +1,4 @@
-//! Command line and environment (CONTRACT section 8): every setting is a flag
+//! Command line and environment (docs/ivr-hook.md §8): every setting is a flag
 //! with an environment variable behind it, validated when parsed.
 
 use std::net::SocketAddr;

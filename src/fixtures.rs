@@ -1,4 +1,4 @@
-//! The fixtures document (CONTRACT section 6): organizations, their keys and
+//! The fixtures document (docs/ivr-hook.md §6): organizations, their keys and
 //! stores, and opt-outs, as TOML or JSON. A document is parsed and validated
 //! whole before any of it is applied, and every refusal says where: the line
 //! in TOML, the path (`organizations[0].stores[1].phones[0]`) in JSON.

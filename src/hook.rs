@@ -18,7 +18,7 @@ use crate::sms::welcome;
 use crate::twilio_signature::SignedRequest;
 use crate::twiml::VoiceResponse;
 
-/// The rules a deployment chooses (CONTRACT section 8).
+/// The rules a deployment chooses (docs/ivr-hook.md §8).
 #[derive(Clone, Copy, Debug)]
 pub struct HookRules {
     pub phone_validation: PhoneValidation,

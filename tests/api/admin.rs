@@ -1,4 +1,4 @@
-//! CONTRACT section 7: the inspection API, exactly.
+//! docs/ivr-hook.md §7: the inspection API, exactly.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! CONTRACT section 1: where fields come from, and bodies that cannot be read.
+//! docs/ivr-hook.md §1: where fields come from, and bodies that cannot be read.
 
 use crate::helpers::*;
 

@@ -1,4 +1,4 @@
-//! CONTRACT section 6: loading is idempotent, and a bad document changes nothing.
+//! docs/ivr-hook.md §6: loading is idempotent, and a bad document changes nothing.
 
 use ivr_gateway::db::fixtures::{ApplyError, apply};
 use ivr_gateway::domain::PhoneValidation;

@@ -1,4 +1,4 @@
-//! CONTRACT section 3: each outcome's exact bytes, and its journal row.
+//! docs/ivr-hook.md §3: each outcome's exact bytes, and its journal row.
 
 use std::time::Duration;
 

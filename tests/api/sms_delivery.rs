@@ -1,4 +1,4 @@
-//! CONTRACT section 4 and issue #3: the worker delivers queued SMS through
+//! docs/ivr-hook.md §4 and issue #3: the worker delivers queued SMS through
 //! each transport, retries what may succeed, fails what cannot, and never lets
 //! a stale worker overwrite a newer attempt.
 

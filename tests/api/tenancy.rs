@@ -1,4 +1,4 @@
-//! CONTRACT section 2.4: a key sees its own organization's numbers only.
+//! docs/ivr-hook.md §2: a key sees its own organization's numbers only.
 
 use crate::helpers::*;
 

@@ -1,4 +1,4 @@
-//! CONTRACT section 2: every field checked, all errors reported together,
+//! docs/ivr-hook.md §2: every field checked, all errors reported together,
 //! one exact sentence each; ugly input never reaches past a 400.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! CONTRACT section 4: the welcome SMS, its text, opt-outs and the cool-down.
+//! docs/ivr-hook.md §4: the welcome SMS, its text, opt-outs and the cool-down.
 
 use std::time::Duration;
 

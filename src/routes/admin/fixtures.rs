@@ -16,7 +16,7 @@ use crate::startup::AppState;
 /// Fixture documents describe whole tenants; 1 MiB is thousands of stores.
 const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
-/// Load a fixtures document (CONTRACT section 6) as TOML or JSON: all of it, or nothing.
+/// Load a fixtures document (docs/ivr-hook.md §6) as TOML or JSON: all of it, or nothing.
 #[utoipa::path(
     tag = "inspection",
     security(("admin_token" = [])),

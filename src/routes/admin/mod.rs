@@ -1,5 +1,5 @@
 //! `/admin`: the inspection API a test suite drives the double with
-//! (CONTRACT section 7), behind a bearer token.
+//! (docs/ivr-hook.md §7), behind a bearer token.
 
 mod auth;
 mod events;

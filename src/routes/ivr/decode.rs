@@ -1,5 +1,5 @@
 //! Turning an HTTP request into a [`RawIvrRequest`]: query string, JSON body
-//! or form body (CONTRACT section 1). No rule about the values lives here.
+//! or form body (docs/ivr-hook.md §1). No rule about the values lives here.
 
 use std::borrow::Cow;
 
