@@ -43,15 +43,14 @@ pub trait BatchStatement: Send + Sync + 'static {
     ) -> impl Future<Output = sqlx::Result<Vec<Self::Output>>> + Send;
 }
 
-/// Why an item could not be written: the database failed, nothing was recorded.
+/// Why an item could not be written: nothing was recorded. Shared by every
+/// item of a failed batch, so the database's error is behind an `Arc`.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct WriteFailed(Arc<str>);
-
-impl From<&sqlx::Error> for WriteFailed {
-    fn from(error: &sqlx::Error) -> Self {
-        Self(error.to_string().into())
-    }
+pub enum WriteFailed {
+    #[error("the {0} writer's batch failed")]
+    Database(&'static str, #[source] Arc<sqlx::Error>),
+    #[error("the {0} writer has stopped")]
+    Stopped(&'static str),
 }
 
 struct Pending<S: BatchStatement> {
@@ -101,7 +100,7 @@ impl<S: BatchStatement> GroupCommit<S> {
     /// Writes `item` and returns once it is committed.
     pub async fn write(&self, item: S::Item) -> Result<S::Output, WriteFailed> {
         let (done, committed) = oneshot::channel();
-        let stopped = || WriteFailed(format!("the {} writer has stopped", S::NAME).into());
+        let stopped = || WriteFailed::Stopped(S::NAME);
         self.queue.send(Pending { item, done }).await.map_err(|_| stopped())?;
         committed.await.map_err(|_| stopped())?
     }
@@ -163,7 +162,7 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
             }
         }
         Err(error) => {
-            let failed = WriteFailed::from(&error);
+            let failed = WriteFailed::Database(S::NAME, Arc::new(error));
             for pending in batch {
                 let _ = pending.done.send(Err(failed.clone()));
             }
@@ -184,7 +183,7 @@ async fn write_alone<S: BatchStatement>(
         match write(pool, statement, std::slice::from_ref(pending)).await {
             Ok(mut outputs) => return Some(Ok(outputs.remove(0))),
             Err(Written::Again) => continue,
-            Err(Written::Failed(error)) => return Some(Err(WriteFailed::from(&error))),
+            Err(Written::Failed(error)) => return Some(Err(WriteFailed::Database(S::NAME, Arc::new(error)))),
         }
     }
 }

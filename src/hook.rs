@@ -38,21 +38,15 @@ pub enum HookAnswer {
     InvalidSignature,
 }
 
-/// The database failed: nothing was recorded and nothing queued.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Unavailable(String);
-
-impl From<sqlx::Error> for Unavailable {
-    fn from(error: sqlx::Error) -> Self {
-        Self(error.to_string())
-    }
-}
-
-impl From<WriteFailed> for Unavailable {
-    fn from(error: WriteFailed) -> Self {
-        Self(error.to_string())
-    }
+/// The hook could not answer: nothing was recorded and nothing queued.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("cannot read the directory")]
+    Directory(#[from] sqlx::Error),
+    #[error("cannot journal the call")]
+    Journal(#[from] WriteFailed),
+    #[error("the stored forwarding number is not E.164")]
+    ForwardingNumber(#[source] crate::domain::PhoneNumberError),
 }
 
 /// The hook and what it reads and writes through; one per process.
@@ -132,8 +126,8 @@ impl Hook {
 
         let (outcome, response) = match store.forwarding_number.as_deref() {
             Some(number) => {
-                let number = PhoneNumber::parse(number, PhoneValidation::Format)
-                    .map_err(|e| Unavailable(format!("stored forwarding number: {e}")))?;
+                let number =
+                    PhoneNumber::parse(number, PhoneValidation::Format).map_err(Unavailable::ForwardingNumber)?;
                 (Outcome::Dial, VoiceResponse::Dial(number))
             }
             None => (Outcome::NoForwarding, VoiceResponse::no_forwarding()),

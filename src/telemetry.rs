@@ -97,6 +97,28 @@ pub fn log_rejected_connection(error: DispatchError) {
         .increment(1);
 }
 
+/// An error and every cause under it, `outer: inner: root`, for one log
+/// field. A cause its parent already quotes at its end (as sqlx's errors
+/// do) is not repeated.
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parent = self.0.to_string();
+        f.write_str(&parent)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !parent.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            parent = text;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
 fn is_loggable_id(id: &str) -> bool {
     (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
         && id
@@ -180,6 +202,17 @@ mod tests {
         assert_eq!(redact_query("x y=1&%00=2&=3"), "***&***&***");
         // A bare flag with a plain name has no value to hide.
         assert_eq!(redact_query("debug&to=%2B1"), "debug&to=%2B1");
+    }
+
+    #[test]
+    fn a_chain_shows_every_cause() {
+        let root = std::io::Error::other("connection reset");
+        let failed = crate::group_commit::WriteFailed::Database("journal", std::sync::Arc::new(sqlx::Error::Io(root)));
+        let unavailable = crate::hook::Unavailable::from(failed);
+        assert_eq!(
+            Chain(&unavailable).to_string(),
+            "cannot journal the call: the journal writer's batch failed: error communicating with database: connection reset"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use super::{AttemptLog, Deliver, Delivery, DeliveryCounters, EndedAttempt, Finish, Job, Queue, RetryPolicy};
 use crate::group_commit::{BatchStatement, GroupCommit};
 use crate::notifications::{Notice, Notifications, Subscription};
+use crate::telemetry::Chain;
 
 /// Pauses between tries at recording an ended attempt while the database is
 /// away: short at first, at most a second, so a recovered database is seen soon.
@@ -301,7 +302,7 @@ impl<Q: Queue, T: Deliver<Q::Job>> Shared<Q, T> {
                 Err(error) => {
                     failures += 1;
                     if failures == 1 {
-                        tracing::warn!(queue = Q::NAME, job = %ended.id, %error, "cannot record the attempt yet; keeping it until the database is back");
+                        tracing::warn!(queue = Q::NAME, job = %ended.id, error = %Chain(&error), "cannot record the attempt yet; keeping it until the database is back");
                     }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(RECORD_PAUSE_MAX);

@@ -133,13 +133,10 @@ async fn bounded(
     state: &AppState,
     handle: impl Future<Output = Result<HttpResponse, IvrError>>,
 ) -> Result<HttpResponse, IvrError> {
-    let _permit = state
-        .in_flight
-        .try_acquire()
-        .map_err(|_| IvrError::Unavailable("overloaded: request shed".to_owned()))?;
+    let _permit = state.in_flight.try_acquire().map_err(|_| IvrError::Shed)?;
     tokio::time::timeout(state.limits.request_timeout, handle)
         .await
-        .map_err(|_| IvrError::Unavailable("the request took longer than IVR_REQUEST_TIMEOUT".to_owned()))?
+        .map_err(|_| IvrError::TimedOut("the request took longer than IVR_REQUEST_TIMEOUT"))?
 }
 
 /// The fields of a hook request body, as JSON strings or form fields.
@@ -183,8 +180,7 @@ async fn answer(
 ) -> Result<HttpResponse, IvrError> {
     let answer = tokio::time::timeout(state.db_timeout, state.hook.answer(signed, method, &raw))
         .await
-        .map_err(|_| IvrError::Unavailable("the database did not answer in time".to_owned()))?
-        .map_err(|e| IvrError::Unavailable(e.to_string()))?;
+        .map_err(|_| IvrError::TimedOut("the database did not answer within IVR_DB_TIMEOUT"))??;
     Ok(match answer {
         HookAnswer::Voice(_, response) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, TWIML_CONTENT_TYPE))
@@ -228,8 +224,12 @@ enum IvrError {
     #[error("Query string over {MAX_QUERY_BYTES} bytes")]
     QueryTooLong,
     /// The cause is logged; the caller only learns to retry.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Unavailable(#[from] crate::hook::Unavailable),
+    #[error("{0}")]
+    TimedOut(&'static str),
+    #[error("overloaded: request shed (IVR_MAX_IN_FLIGHT)")]
+    Shed,
 }
 
 impl ResponseError for IvrError {
@@ -239,7 +239,7 @@ impl ResponseError for IvrError {
             Self::Body(BodyError::UnsupportedType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Body(_) => StatusCode::BAD_REQUEST,
             Self::QueryTooLong => StatusCode::URI_TOO_LONG,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::TimedOut(_) | Self::Shed => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -250,8 +250,8 @@ impl ResponseError for IvrError {
                 self.status_code(),
                 FieldErrors::single("query", self.to_string()).to_json(),
             ),
-            Self::Unavailable(cause) => {
-                tracing::warn!(%cause, "answering 503");
+            Self::Unavailable(_) | Self::TimedOut(_) | Self::Shed => {
+                tracing::warn!(cause = %crate::telemetry::Chain(self), "answering 503");
                 super::unavailable()
             }
         }
