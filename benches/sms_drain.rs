@@ -18,8 +18,8 @@ use futures_util::StreamExt;
 use ivr_gateway::configuration::{Cli, Command};
 use ivr_gateway::db;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 #[tokio::main]
@@ -104,12 +104,8 @@ async fn database_server() -> anyhow::Result<(PgConnectOptions, Option<EmbeddedP
 
 async fn fresh_database(server: &PgConnectOptions) -> anyhow::Result<PgPool> {
     let name = format!("ivr_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&server.clone().database("postgres")).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await?;
-    let pool = db::connect_with(server.clone().database(&name), 32, Duration::from_secs(10));
-    db::MIGRATOR.run(&pool).await?;
+    let database = db::create_migrated_database(server, &name).await?;
+    let pool = db::connect_with(database, 32, Duration::from_secs(10));
     sqlx::query("INSERT INTO organizations (name) VALUES ('Bench')")
         .execute(&pool)
         .await?;

@@ -35,9 +35,25 @@ impl FromStr for Secret {
     }
 }
 
+/// Whether `a` and `b` are equal, in a time that depends on their lengths
+/// only: how long a comparison takes says nothing about how much of a guess
+/// was right.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Secret;
+    use super::{Secret, constant_time_eq};
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(constant_time_eq(b"", b""));
+        for (a, b) in [(&b"abc"[..], &b"abd"[..]), (b"abc", b"ab"), (b"", b"a")] {
+            assert!(!constant_time_eq(a, b));
+        }
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -34,14 +34,14 @@ impl SignedRequest {
         let body_hash = query_param(&self.url, "bodySHA256");
         if let Some(expected) = &body_hash {
             let actual = hex(&Sha256::digest(&self.body));
-            if !constant_time_eq(actual.as_bytes(), expected.to_ascii_lowercase().as_bytes()) {
+            if !crate::secret::constant_time_eq(actual.as_bytes(), expected.to_ascii_lowercase().as_bytes()) {
                 return false;
             }
         }
         let params: &[(String, String)] = if body_hash.is_some() { &[] } else { &self.params };
-        url_variants(&self.url)
-            .iter()
-            .any(|url| constant_time_eq(compute(auth_token, url, params).as_bytes(), signature.as_bytes()))
+        url_variants(&self.url).iter().any(|url| {
+            crate::secret::constant_time_eq(compute(auth_token, url, params).as_bytes(), signature.as_bytes())
+        })
     }
 }
 
@@ -95,10 +95,6 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -9,4 +9,6 @@ mod pool;
 pub mod retention;
 pub mod tenants;
 
-pub use pool::{MIGRATOR, connect, connect_with, is_ready, parse_url, with_statement_timeout};
+pub use pool::{
+    MIGRATOR, connect, connect_with, create_migrated_database, is_ready, parse_url, with_statement_timeout,
+};

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 /// `migrations/`, compiled into the binary so that every replica can apply
 /// them at start-up (sqlx serialises concurrent runs with an advisory lock).
@@ -36,6 +36,26 @@ pub fn connect_with(options: PgConnectOptions, max_connections: u32, acquire_tim
 /// that a stuck query frees its connection instead of holding it.
 pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgConnectOptions {
     options.options([("statement_timeout", timeout.as_millis().to_string())])
+}
+
+/// Creates database `name` on the server `server` points at and applies the
+/// migrations; returns its connect options. For tests and benchmarks, which
+/// want a fresh database each. `name` must be a plain identifier.
+pub async fn create_migrated_database(server: &PgConnectOptions, name: &str) -> anyhow::Result<PgConnectOptions> {
+    anyhow::ensure!(
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "not a plain database name: {name}"
+    );
+    let mut conn = PgConnection::connect_with(&server.clone().database("postgres")).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let options = server.clone().database(name);
+    let pool = connect_with(options.clone(), 2, Duration::from_secs(10));
+    MIGRATOR.run(&pool).await?;
+    pool.close().await;
+    Ok(options)
 }
 
 /// Ready means reachable and at the schema version this binary expects.

@@ -140,18 +140,7 @@ fn unix_seconds() -> u64 {
 pub async fn fresh_database() -> PgConnectOptions {
     let server = server().await;
     let name = format!("ivr_test_{}_{}", unix_seconds(), uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&server.options.clone().database("postgres"))
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let options = server.options.clone().database(&name);
-    let pool = db::connect_with(options.clone(), 2, Duration::from_secs(10));
-    db::MIGRATOR.run(&pool).await.unwrap();
-    pool.close().await;
-    options
+    db::create_migrated_database(&server.options, &name).await.unwrap()
 }
 
 /// The URL of database `options` (for subcommands run as processes).

@@ -25,7 +25,7 @@ impl AdminToken {
         let Some(expected) = self.0 else { return true };
         let Some(presented) = presented else { return false };
         let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        expected.iter().zip(presented).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+        crate::secret::constant_time_eq(&expected, &presented)
     }
 }
 

@@ -2,7 +2,6 @@
 //! whole or not at all.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::AdminError;
@@ -10,7 +9,7 @@ use crate::db;
 use crate::db::fixtures::Applied;
 use crate::domain::FieldErrors;
 use crate::fixtures::Fixtures;
-use crate::routes::body::{self, ReadError};
+use crate::routes::body;
 use crate::startup::AppState;
 
 /// Fixture documents describe whole tenants; 1 MiB is thousands of stores.
@@ -41,15 +40,7 @@ pub async fn load(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     let json = is_json(&req)?;
-    let bytes = body::read_limited(&req, payload, MAX_DOCUMENT_BYTES)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge => {
-                let message = format!("Request body over {MAX_DOCUMENT_BYTES} bytes");
-                AdminError::Rejected(StatusCode::PAYLOAD_TOO_LARGE, FieldErrors::single("body", message))
-            }
-            ReadError::Unreadable(cause) => invalid("body", format!("Could not read the request body: {cause}")),
-        })?;
+    let bytes = body::read_limited(&req, payload, MAX_DOCUMENT_BYTES).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(invalid("body", "The document is empty"));
     }
@@ -115,18 +106,10 @@ struct OptOutDocument {
 /// JSON for `application/json` and `…+json`; TOML for `application/toml`,
 /// `text/plain` or no Content-Type; anything else is refused.
 fn is_json(req: &HttpRequest) -> Result<bool, AdminError> {
-    let Some(header) = req.headers().get(CONTENT_TYPE) else {
+    let Some(essence) = body::request_media_type(req) else {
         return Ok(false);
     };
-    let essence = header
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
+    match essence.unwrap_or_default().as_str() {
         "application/json" => Ok(true),
         json if json.starts_with("application/") && json.ends_with("+json") => Ok(true),
         "application/toml" | "text/toml" | "text/x-toml" | "text/plain" => Ok(false),

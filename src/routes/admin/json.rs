@@ -8,26 +8,14 @@ use serde::de::DeserializeOwned;
 use super::AdminError;
 use crate::db::tenants::Change;
 use crate::domain::{FieldErrors, PhoneNumber, PhoneValidation};
-use crate::routes::body::{self, ReadError};
+use crate::routes::body;
 
 /// Admin documents are small; this is generous.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
 /// Reads a JSON body into `T`; every failure is a 4xx under `body`.
 pub async fn read<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload) -> Result<T, AdminError> {
-    let bytes = body::read_limited(req, payload, MAX_JSON_BYTES)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge => AdminError::Rejected(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                FieldErrors::single("body", format!("Request body over {MAX_JSON_BYTES} bytes")),
-            ),
-            ReadError::Unreadable(cause) => rejected(
-                StatusCode::BAD_REQUEST,
-                "body",
-                format!("Could not read the request body: {cause}"),
-            ),
-        })?;
+    let bytes = body::read_limited(req, payload, MAX_JSON_BYTES).await?;
     // serde would read a struct from a JSON array too; a request is an object.
     if !bytes.trim_ascii_start().starts_with(b"{") {
         return Err(rejected(StatusCode::BAD_REQUEST, "body", "Expected a JSON object"));

@@ -87,6 +87,12 @@ impl AdminError {
     }
 }
 
+impl From<crate::routes::body::ReadError> for AdminError {
+    fn from(error: crate::routes::body::ReadError) -> Self {
+        Self::Rejected(error.status(), error.to_field_errors())
+    }
+}
+
 impl From<sqlx::Error> for AdminError {
     fn from(error: sqlx::Error) -> Self {
         Self::Unavailable(error.to_string())

@@ -59,7 +59,7 @@ pub async fn from_body(req: &HttpRequest, payload: web::Payload) -> Result<Decod
     let body = body::read_limited(req, payload, MAX_BODY_BYTES)
         .await
         .map_err(|e| match e {
-            body::ReadError::TooLarge => BodyError::TooLarge,
+            body::ReadError::TooLarge(_) => BodyError::TooLarge,
             body::ReadError::Unreadable(cause) => BodyError::Unreadable(cause),
         })?;
     let fields = parse_body(format, &body)?;
@@ -98,8 +98,7 @@ fn body_format(content_type: Option<&[u8]>) -> Result<BodyFormat, BodyError> {
         return Ok(BodyFormat::Json);
     };
     let unsupported = || BodyError::UnsupportedType(String::from_utf8_lossy(header).chars().take(100).collect());
-    let value = std::str::from_utf8(header).map_err(|_| unsupported())?;
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = body::media_type(header).map_err(|_| unsupported())?;
     match essence.as_str() {
         "application/json" => Ok(BodyFormat::Json),
         "application/x-www-form-urlencoded" => Ok(BodyFormat::Form),
