@@ -13,6 +13,48 @@ use uuid::Uuid;
 
 use crate::outbox::{self, EndedAttempt, Finish};
 
+/// Where an SMS stands (`sms_outbox.status`): the admin filter, its OpenAPI
+/// pattern and the table's CHECK constraint are derived from this list or
+/// tested against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsStatus {
+    Queued,
+    Delivered,
+    Failed,
+}
+
+impl SmsStatus {
+    pub const ALL: [Self; 3] = [Self::Queued, Self::Delivered, Self::Failed];
+
+    /// [`ALL`](Self::ALL)'s names, in order.
+    pub const NAMES: [&'static str; Self::ALL.len()] = {
+        let mut names = [""; Self::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = Self::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The status an attempt that ended this way leaves its SMS in.
+    fn after(finish: &Finish) -> Self {
+        match finish {
+            Finish::Delivered { .. } => Self::Delivered,
+            Finish::Retry { .. } => Self::Queued,
+            Finish::Failed { .. } => Self::Failed,
+        }
+    }
+}
+
 /// The welcome SMS outbox (`sms_outbox`, its attempts in `sms_attempts`).
 pub struct SmsOutbox;
 
@@ -212,13 +254,12 @@ impl<'a> FinishColumns<'a> {
             outcomes: Vec::with_capacity(attempts.len()),
         };
         for ended in attempts {
-            let (status, outcome, retry_after, error, provider_message_id) = match &ended.finish {
-                Finish::Delivered { provider_message_id } => {
-                    ("delivered", "delivered", 0.0, None, provider_message_id.as_deref())
-                }
-                Finish::Retry { after, error } => ("queued", "retry", after.as_secs_f64(), Some(error.as_str()), None),
-                Finish::Failed { error } => ("failed", "failed", 0.0, Some(error.as_str()), None),
+            let (outcome, retry_after, error, provider_message_id) = match &ended.finish {
+                Finish::Delivered { provider_message_id } => ("delivered", 0.0, None, provider_message_id.as_deref()),
+                Finish::Retry { after, error } => ("retry", after.as_secs_f64(), Some(error.as_str()), None),
+                Finish::Failed { error } => ("failed", 0.0, Some(error.as_str()), None),
             };
+            let status = SmsStatus::after(&ended.finish).as_str();
             columns.ids.push(ended.id);
             columns.lease_tokens.push(ended.lease_token);
             columns.statuses.push(status);

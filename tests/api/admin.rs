@@ -348,3 +348,42 @@ async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
         "the CHECK constraint refuses an outcome outside the list"
     );
 }
+
+#[tokio::test]
+async fn every_sms_status_is_stored_filterable_and_in_the_documented_pattern() {
+    use ivr_gateway::sms::queue::SmsStatus;
+    let app = spawn_app().await;
+    let document: Value = get_json(&app, "/openapi.json").await;
+    let pattern = document["paths"]["/admin/sms"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == "status")
+        .map(|parameter| parameter["schema"]["pattern"].as_str().unwrap().to_owned())
+        .unwrap();
+    assert_eq!(pattern, format!("^({})?$", SmsStatus::NAMES.join("|")));
+    for status in SmsStatus::ALL {
+        sqlx::query(
+            "INSERT INTO sms_outbox (id, organization_id, store_id, from_number, to_number, body, status)
+             VALUES (gen_random_uuid(), 1, 1, '+14151234567', '+14151234560', 'Hi', $1)",
+        )
+        .bind(status.as_str())
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", status.as_str()));
+        let page = get_json(&app, &format!("/admin/sms?status={}", status.as_str())).await;
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{}", status.as_str());
+        assert_eq!(items[0]["status"], status.as_str());
+    }
+    let refused = sqlx::query(
+        "INSERT INTO sms_outbox (id, organization_id, store_id, from_number, to_number, body, status)
+         VALUES (gen_random_uuid(), 1, 1, '+14151234567', '+14151234560', 'Hi', 'sent')",
+    )
+    .execute(&app.pool)
+    .await;
+    assert!(
+        refused.is_err(),
+        "the CHECK constraint refuses a status outside the list"
+    );
+}

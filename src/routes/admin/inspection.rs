@@ -11,6 +11,7 @@ use crate::configuration::parse_duration;
 use crate::db::calls::Outcome;
 use crate::db::inspection::{self, CallItem, Cursor, Filter, Page, SmsItem};
 use crate::domain::FieldErrors;
+use crate::sms::queue::SmsStatus;
 use crate::startup::AppState;
 
 const DEFAULT_LIMIT: i64 = 50;
@@ -31,7 +32,7 @@ impl Listing {
     fn state(self) -> (&'static str, &'static [&'static str]) {
         match self {
             Self::Calls => ("outcome", &Outcome::NAMES),
-            Self::Sms => ("status", &["queued", "delivered", "failed"]),
+            Self::Sms => ("status", &SmsStatus::NAMES),
         }
     }
 }
