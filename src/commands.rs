@@ -32,12 +32,18 @@ use crate::startup::{AppState, Application, Limits};
 const DATABASE_WAIT: Duration = Duration::from_secs(30);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    args.check_admin_exposure()?;
+    args.validate()?;
+    // Read and checked before the database starts: a bad file costs nothing.
+    let fixtures = args
+        .fixtures
+        .as_deref()
+        .map(|path| read_fixtures(path, args.rules.phone_validation))
+        .transpose()?;
     let database = Database::open(&args.database).await?;
     let outcome = async {
         database.migrate().await?;
-        if let Some(path) = &args.fixtures {
-            seed_file(&database.pool, path, args.rules.phone_validation).await?;
+        if let (Some(path), Some(fixtures)) = (&args.fixtures, &fixtures) {
+            apply_fixtures(&database.pool, path, fixtures).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let sms_counters = Arc::new(DeliveryCounters::default());
@@ -96,6 +102,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    args.validate()?;
     let database = Database::open(&args).await?;
     let outcome = database.migrate().await;
     database.close().await;
@@ -103,10 +110,12 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 }
 
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    args.database.validate()?;
+    let fixtures = read_fixtures(&args.file, args.rules.phone_validation)?;
     let database = Database::open(&args.database).await?;
     let outcome = async {
         database.migrate().await?;
-        seed_file(&database.pool, &args.file, args.rules.phone_validation).await
+        apply_fixtures(&database.pool, &args.file, &fixtures).await
     }
     .await;
     database.close().await;
@@ -115,6 +124,8 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 
 /// `ivr-gateway worker`: delivery alone, until SIGTERM or SIGINT.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    args.database.validate()?;
+    args.sms.validate()?;
     let database = Database::open(&args.database).await?;
     let outcome = async {
         database.migrate().await?;
@@ -199,13 +210,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// Loads a fixtures file whole, or refuses it whole naming the line.
-pub async fn seed_file(pool: &PgPool, path: &Path, level: PhoneValidation) -> anyhow::Result<()> {
+/// Reads and checks a fixtures file (no database needed): whole, or refused whole naming the line.
+fn read_fixtures(path: &Path, level: PhoneValidation) -> anyhow::Result<Fixtures> {
     let source =
         std::fs::read_to_string(path).with_context(|| format!("cannot read fixtures file {}", path.display()))?;
-    let fixtures = Fixtures::from_toml(&source, level).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Fixtures::from_toml(&source, level).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+async fn apply_fixtures(pool: &PgPool, path: &Path, fixtures: &Fixtures) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let applied = db::fixtures::apply(&mut conn, &fixtures)
+    let applied = db::fixtures::apply(&mut conn, fixtures)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     tracing::info!(file = %path.display(), ?applied, "fixtures loaded");

@@ -233,13 +233,20 @@ pub struct SmsArgs {
 
 impl SmsArgs {
     /// The worker these settings describe, refusing inconsistent ones.
-    pub fn worker(&self, pool: PgPool, counters: Arc<DeliveryCounters>) -> anyhow::Result<Worker> {
+    /// The delivery settings hold together: a lease that outlives a delivery,
+    /// and what the chosen transport needs.
+    pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
             self.sms_lease > self.sms_http_timeout,
             "IVR_SMS_LEASE ({:?}) must be longer than IVR_SMS_HTTP_TIMEOUT ({:?}), or a slow delivery would be sent twice",
             self.sms_lease,
             self.sms_http_timeout
         );
+        self.transport().map(drop)
+    }
+
+    pub fn worker(&self, pool: PgPool, counters: Arc<DeliveryCounters>) -> anyhow::Result<Worker> {
+        self.validate()?;
         let policy = RetryPolicy {
             base: self.sms_retry_base,
             cap: self.sms_retry_cap,
@@ -330,6 +337,16 @@ pub struct RulesArgs {
     pub welcome_cooldown: Duration,
 }
 
+impl DatabaseArgs {
+    /// A DATABASE_URL, when given, is a PostgreSQL URL.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.database_url {
+            crate::db::parse_url(url.expose())?;
+        }
+        Ok(())
+    }
+}
+
 impl ServeArgs {
     /// `IVR_ADMIN_TOKEN`, where one is set: empty or only white space counts
     /// as unset (a blank line in an env file must not pass for a token).
@@ -338,6 +355,17 @@ impl ServeArgs {
             .as_ref()
             .map(Secret::expose)
             .filter(|token| !token.trim().is_empty())
+    }
+
+    /// Every check that needs no database, so that a mistake is reported
+    /// before anything starts (the embedded cluster included).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.check_admin_exposure()?;
+        self.database.validate()?;
+        if self.sms_worker {
+            self.sms.validate()?;
+        }
+        Ok(())
     }
 
     /// Refuses an admin API that anyone on the network could use: it reads

@@ -18,6 +18,13 @@ pub fn connect(url: &str, max_connections: u32, acquire_timeout: Duration) -> an
 }
 
 pub fn parse_url(url: &str) -> anyhow::Result<PgConnectOptions> {
+    // sqlx reads any scheme as PostgreSQL's: mysql://… would connect to a
+    // PostgreSQL server on MySQL's host and port.
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme.to_ascii_lowercase());
+    anyhow::ensure!(
+        matches!(scheme.as_deref(), Some("postgres" | "postgresql")),
+        "DATABASE_URL must start with postgres:// or postgresql://"
+    );
     url.parse().context("DATABASE_URL is not a valid PostgreSQL URL")
 }
 

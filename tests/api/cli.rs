@@ -494,3 +494,46 @@ async fn sigterm_lets_the_request_in_flight_finish() {
         .unwrap();
     assert_eq!(calls, 1, "the call was journaled before the process left");
 }
+
+#[test]
+fn settings_are_checked_before_anything_starts() {
+    let data = std::env::temp_dir().join(format!("ivr-gateway-unstarted-{}", uuid::Uuid::new_v4().simple()));
+    let port = free_port();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[("IVR_SMS_TRANSPORT", "webhook")],
+            "IVR_SMS_TRANSPORT=webhook needs IVR_SMS_WEBHOOK_URL and IVR_SMS_WEBHOOK_SECRET",
+        ),
+        (
+            &[("IVR_SMS_LEASE", "5s"), ("IVR_SMS_HTTP_TIMEOUT", "10s")],
+            "IVR_SMS_LEASE (5s) must be longer than IVR_SMS_HTTP_TIMEOUT (10s)",
+        ),
+        (
+            &[("DATABASE_URL", "mysql://root@127.0.0.1:3306/ivr")],
+            "DATABASE_URL must start with postgres:// or postgresql://",
+        ),
+        (
+            &[("IVR_FIXTURES", "/nonexistent/fixtures.toml")],
+            "cannot read fixtures file /nonexistent/fixtures.toml",
+        ),
+    ];
+    for (settings, refusal) in cases {
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .env_remove("DATABASE_URL")
+            .env("IVR_DATA_DIR", &data)
+            .env("IVR_BIND", format!("127.0.0.1:{port}"));
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{settings:?}");
+        assert!(stderr.contains(refusal), "{settings:?}: {stderr}");
+        assert!(
+            !data.exists(),
+            "{settings:?}: the embedded database was started before the refusal"
+        );
+    }
+}
