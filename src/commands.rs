@@ -9,7 +9,7 @@ use anyhow::Context;
 use sqlx::migrate::MigrateError;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 use crate::configuration::{CallArgs, DatabaseArgs, KeysCommand, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
 use crate::db;
@@ -17,15 +17,11 @@ use crate::domain::ApiKey;
 use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
-use crate::hook::Hook;
 use crate::ivr_client::{self, CallRequest};
 use crate::notifications::Notifications;
 use crate::outbox::DeliveryCounters;
-use crate::rate_limit::{RateLimit, RateLimiter};
-use crate::retention;
-use crate::routes::admin::AdminToken;
 use crate::sms::queue;
-use crate::startup::{AppState, Application, Limits};
+use crate::startup::Application;
 
 /// How long start-up waits for a database that is not reachable yet (a
 /// container still booting) before giving up.
@@ -46,54 +42,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             apply_fixtures(&database.pool, path, fixtures).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-        let sms_counters = Arc::new(DeliveryCounters::default());
-        let admin_token = AdminToken::new(args.admin_token());
-        let worker = args.sms.worker(database.pool.clone(), sms_counters.clone())?;
-        let notifications = Notifications::start(database.pool.clone());
-        let state = AppState {
-            pool: database.pool.clone(),
-            hook: Hook::start(
-                database.pool.clone(),
-                args.rules.into(),
-                RateLimiter::new(RateLimit {
-                    per_second: args.rate_limit,
-                    burst: args.rate_burst,
-                }),
-                &notifications,
-            ),
-            db_timeout: args.database.db_timeout,
-            sms_counters,
-            admin_token,
-            events: Default::default(),
-            limits: Limits {
-                request_timeout: args.request_timeout,
-                max_in_flight: args.max_in_flight as usize,
-                max_connections: args.max_connections as usize,
-            },
-            in_flight: Semaphore::new(args.max_in_flight as usize),
-            notifications: notifications.clone(),
-        };
-        let app = Application::build(state, listener)?;
+        let app = Application::build(args.settings(), database.pool.clone(), listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
-        let (stop_background, background_shutdown) = watch::channel(false);
-        let worker = args
-            .sms_worker
-            .then(|| tokio::spawn(worker.run(&notifications, background_shutdown.clone())));
-        let pruner = tokio::spawn(retention::run(
-            database.pool.clone(),
-            args.retention,
-            args.rules.welcome_cooldown,
-            background_shutdown,
-        ));
         // actix-web handles SIGTERM/SIGINT: once requests have drained, the
         // worker stops claiming and finishes what it has in flight.
-        let served = app.run_until_stopped().await.context("server failed");
-        let _ = stop_background.send(true);
-        if let Some(worker) = worker {
-            let _ = worker.await;
-        }
-        let _ = pruner.await;
-        served
+        app.run_until_stopped().await.context("server failed")
     }
     .await;
     // The database goes last, once requests have drained.

@@ -15,10 +15,12 @@ use crate::domain::PhoneValidation;
 use crate::hook::HookRules;
 use crate::ivr_client::CallMethod;
 use crate::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
+use crate::rate_limit::RateLimit;
 use crate::secret::Secret;
 use crate::sms::Worker;
 use crate::sms::queue::SmsOutbox;
 use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
+use crate::startup::{Limits, Settings};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -355,6 +357,26 @@ impl ServeArgs {
             .as_ref()
             .map(Secret::expose)
             .filter(|token| !token.trim().is_empty())
+    }
+
+    /// What the application is built from.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            rules: self.rules.into(),
+            rate_limit: RateLimit {
+                per_second: self.rate_limit,
+                burst: self.rate_burst,
+            },
+            limits: Limits {
+                request_timeout: self.request_timeout,
+                max_in_flight: self.max_in_flight as usize,
+                max_connections: self.max_connections as usize,
+            },
+            db_timeout: self.database.db_timeout,
+            admin_token: self.admin_token().map(Secret::new),
+            retention: self.retention,
+            sms_worker: self.sms_worker.then(|| self.sms.clone()),
+        }
     }
 
     /// Every check that needs no database, so that a mistake is reported

@@ -12,7 +12,7 @@ use crate::directory_cache::DirectoryCache;
 use crate::domain::{FieldErrors, IvrRequest, PhoneNumber, PhoneValidation, RawIvrRequest};
 use crate::group_commit::{CallWriter, JOURNAL_SLOTS, JournalCalls, WriteFailed};
 use crate::notifications::Notifications;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::secret::Secret;
 use crate::sms::welcome;
 use crate::twilio_signature::SignedRequest;
@@ -51,8 +51,9 @@ pub enum Unavailable {
 
 /// The hook and what it reads and writes through; one per process.
 pub struct Hook {
-    pub rules: HookRules,
-    pub limiter: RateLimiter,
+    rules: HookRules,
+    limiter: RateLimiter,
+    /// Keys and store routes in memory (shared with the admin API, which drops them on writes).
     pub directory: Arc<DirectoryCache>,
     writer: CallWriter,
 }
@@ -73,6 +74,11 @@ impl Hook {
                 },
             ),
         }
+    }
+
+    /// The per-key rate limit in force.
+    pub fn rate_limit(&self) -> RateLimit {
+        self.limiter.limit()
     }
 
     /// Answers one call. Every answer is journaled before it is returned: an

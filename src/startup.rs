@@ -1,4 +1,6 @@
-//! Builds the HTTP application around one shared state.
+//! Builds the application from its settings: the shared state, the HTTP
+//! server, and the background work beside it (the SMS worker, the pruner).
+//! `serve` and the tests build it the same way, here and only here.
 
 use std::net::TcpListener;
 use std::sync::{Arc, OnceLock};
@@ -10,30 +12,55 @@ use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use sqlx::PgPool;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::configuration::SmsArgs;
+use crate::directory_cache::DirectoryCache;
+use crate::domain::PhoneValidation;
 use crate::events::EventHub;
+use crate::hook::{Hook, HookRules};
 use crate::notifications::Notifications;
-use tokio::sync::Semaphore;
-
-use crate::hook::Hook;
 use crate::outbox::DeliveryCounters;
+use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::retention;
 use crate::routes;
 use crate::routes::AllowedMethods;
 use crate::routes::admin::AdminToken;
 use crate::routes::openapi::ApiDoc;
+use crate::secret::Secret;
+
+/// What the application is built from, whatever reads it (the command line
+/// and environment for `serve`, code for the tests).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub rules: HookRules,
+    pub rate_limit: RateLimit,
+    pub limits: Limits,
+    /// Bound on a request's database work; past it the answer is a 503.
+    pub db_timeout: Duration,
+    /// Guards `/admin`; `None` leaves it open (loopback binds only).
+    pub admin_token: Option<Secret>,
+    /// Age past which the journal and delivered SMS are pruned (`0` keeps all).
+    pub retention: Duration,
+    /// The SMS worker to run in this process, if any.
+    pub sms_worker: Option<SmsArgs>,
+}
 
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
     pub pool: PgPool,
-    /// The hook, with its rules, rate limiter, directory cache and journal writer.
+    /// The hook, with its rate limiter and journal writer.
     pub hook: Hook,
+    /// Keys and store routes in memory; admin writes drop them.
+    pub directory: Arc<DirectoryCache>,
+    /// How strictly phone numbers are checked, for admin writes too.
+    pub phone_validation: PhoneValidation,
     /// Bound on a request's database work; past it the answer is a 503.
     pub db_timeout: Duration,
-    /// The delivery worker's counters, for the metrics endpoint.
-    pub sms_counters: Arc<DeliveryCounters>,
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
     pub limits: Limits,
@@ -66,64 +93,115 @@ impl Default for Limits {
     }
 }
 
-/// A bound, not yet running server. Bind to port 0 and read [`port`](Self::port)
-/// back to run several side by side (tests do).
+/// A bound, not yet running application. Bind to port 0 and read
+/// [`port`](Self::port) back to run several side by side (tests do).
 pub struct Application {
     port: u16,
     server: Server,
+    /// Background work, told to stop once the server has drained.
+    stop_background: watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Application {
-    pub fn build(state: AppState, listener: TcpListener) -> std::io::Result<Self> {
+    /// Wires every part on `pool` and binds the server to `listener`. Must be
+    /// called inside the Tokio runtime (the background work starts at once).
+    pub fn build(settings: Settings, pool: PgPool, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
-        let max_connections = state.limits.max_connections;
-        let state = web::Data::new(state);
-        crate::metrics::handle();
-        let app = move || {
-            let (app, openapi) = App::new()
-                .into_utoipa_app()
-                .openapi(ApiDoc::openapi())
-                .app_data(state.clone())
-                .configure(routes::ivr::configure)
-                .configure(routes::admin::configure)
-                .configure(routes::health::configure)
-                .configure(routes::metrics::configure)
-                .split_for_parts();
-            let allowed = web::Data::new(AllowedMethods::from_openapi(&openapi));
-            app.app_data(allowed)
-                .wrap(from_fn(crate::telemetry::access_log))
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
-                .default_service(web::to(routes::fallback))
+        let notifications = Notifications::start(pool.clone());
+        let hook = Hook::start(
+            pool.clone(),
+            settings.rules,
+            RateLimiter::new(settings.rate_limit),
+            &notifications,
+        );
+        let (stop_background, background_shutdown) = watch::channel(false);
+        let mut background = Vec::new();
+        if let Some(sms) = &settings.sms_worker {
+            let worker = sms.worker(pool.clone(), Arc::new(DeliveryCounters::default()))?;
+            background.push(tokio::spawn(worker.run(&notifications, background_shutdown.clone())));
+        }
+        background.push(tokio::spawn(retention::run(
+            pool.clone(),
+            settings.retention,
+            settings.rules.welcome_cooldown,
+            background_shutdown,
+        )));
+        let state = AppState {
+            directory: hook.directory.clone(),
+            phone_validation: settings.rules.phone_validation,
+            hook,
+            pool,
+            db_timeout: settings.db_timeout,
+            admin_token: AdminToken::new(settings.admin_token.as_ref().map(Secret::expose)),
+            limits: settings.limits,
+            in_flight: Semaphore::new(settings.limits.max_in_flight),
+            events: OnceLock::new(),
+            notifications,
         };
-        // actix-web's HttpServer, assembled from its parts so that requests
-        // its HTTP parser rejects (they never reach the access-log
-        // middleware) get an access line too.
-        let server = actix_server::Server::build()
-            .max_concurrent_connections(max_connections)
-            .shutdown_timeout(10)
-            .listen("ivr-gateway", listener, move || {
-                HttpService::build()
-                    .keep_alive(KeepAlive::default())
-                    .client_request_timeout(Duration::from_secs(5))
-                    .client_disconnect_timeout(Duration::from_secs(1))
-                    .finish(map_config(app(), |_| AppConfig::default()))
-                    .tcp()
-                    .map_err(crate::telemetry::log_rejected_connection)
-            })?
-            .run();
-        Ok(Self { port, server })
+        let server = http_server(state, listener)?;
+        Ok(Self {
+            port,
+            server,
+            stop_background,
+            background,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Runs until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Runs until SIGINT or SIGTERM, lets in-flight requests finish, then
+    /// stops the background work (the worker finishes what it has in flight).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.stop_background.send(true);
+        for task in self.background {
+            let _ = task.await;
+        }
+        served
     }
 
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let max_connections = state.limits.max_connections;
+    let state = web::Data::new(state);
+    crate::metrics::handle();
+    let app = move || {
+        let (app, openapi) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(state.clone())
+            .configure(routes::ivr::configure)
+            .configure(routes::admin::configure)
+            .configure(routes::health::configure)
+            .configure(routes::metrics::configure)
+            .split_for_parts();
+        let allowed = web::Data::new(AllowedMethods::from_openapi(&openapi));
+        app.app_data(allowed)
+            .wrap(from_fn(crate::telemetry::access_log))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
+            .default_service(web::to(routes::fallback))
+    };
+    // actix-web's HttpServer, assembled from its parts so that requests its
+    // HTTP parser rejects (they never reach the access-log middleware) get an
+    // access line too.
+    Ok(actix_server::Server::build()
+        .max_concurrent_connections(max_connections)
+        .shutdown_timeout(10)
+        .listen("ivr-gateway", listener, move || {
+            HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .finish(map_config(app(), |_| AppConfig::default()))
+                .tcp()
+                .map_err(crate::telemetry::log_rejected_connection)
+        })?
+        .run())
 }

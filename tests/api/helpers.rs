@@ -10,19 +10,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use clap::Parser;
+use ivr_gateway::configuration::{Cli, Command, SmsArgs};
 use ivr_gateway::db;
 use ivr_gateway::domain::PhoneValidation;
 use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::fixtures::Fixtures;
-use ivr_gateway::hook::{Hook, HookRules};
-use ivr_gateway::notifications::Notifications;
+use ivr_gateway::hook::HookRules;
 use ivr_gateway::outbox::{RetryPolicy, WorkerSettings};
-use ivr_gateway::rate_limit::{RateLimit, RateLimiter};
-use ivr_gateway::routes::admin::AdminToken;
+use ivr_gateway::rate_limit::RateLimit;
+use ivr_gateway::secret::Secret;
 use ivr_gateway::sms::Worker;
 use ivr_gateway::sms::queue::SmsOutbox;
 use ivr_gateway::sms::transport::Transport;
-use ivr_gateway::startup::{AppState, Application, Limits};
+use ivr_gateway::startup::{Application, Limits, Settings};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{Mutex, OnceCell};
@@ -164,6 +165,8 @@ pub struct TestSettings {
     pub limits: Limits,
     /// PostgreSQL's statement_timeout on the application's connections.
     pub statement_timeout: Option<Duration>,
+    /// Run the SMS worker inside the application (capture), as `serve` does.
+    pub sms_worker: bool,
 }
 
 impl Default for TestSettings {
@@ -183,6 +186,7 @@ impl Default for TestSettings {
             },
             limits: Limits::default(),
             statement_timeout: None,
+            sms_worker: false,
         }
     }
 }
@@ -233,31 +237,36 @@ pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
     }
 }
 
-/// Runs the application on port 0 against `database`; returns its base URL.
+/// Runs the application on port 0 against `database`, built as `serve`
+/// builds it; returns its base URL.
 fn serve(database: PgConnectOptions, settings: &TestSettings) -> String {
     let app_pool = db::connect_with(database, 8, settings.db_timeout);
-    let notifications = Notifications::start(app_pool.clone());
-    let state = AppState {
-        hook: Hook::start(
-            app_pool.clone(),
-            settings.rules,
-            RateLimiter::new(settings.rate_limit),
-            &notifications,
-        ),
-        notifications,
-        pool: app_pool,
-        db_timeout: settings.db_timeout,
-        sms_counters: Default::default(),
-        admin_token: AdminToken::new(settings.admin_token),
-        events: Default::default(),
+    let app_settings = Settings {
+        rules: settings.rules,
+        rate_limit: settings.rate_limit,
         limits: settings.limits,
-        in_flight: tokio::sync::Semaphore::new(settings.limits.max_in_flight),
+        db_timeout: settings.db_timeout,
+        admin_token: settings.admin_token.map(Secret::new),
+        // Tests prune by hand (tests/api/retention.rs).
+        retention: Duration::ZERO,
+        sms_worker: settings
+            .sms_worker
+            .then(|| worker_args(&["--sms-poll-interval", "50ms"])),
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build(state, listener).unwrap();
+    let app = Application::build(app_settings, app_pool, listener).unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     address
+}
+
+/// The SMS worker's settings as `ivr-gateway worker` would read these flags.
+pub fn worker_args(flags: &[&str]) -> SmsArgs {
+    let args = ["ivr-gateway", "worker"].iter().chain(flags);
+    match Cli::try_parse_from(args).unwrap().command {
+        Command::Worker(worker) => worker.sms,
+        _ => unreachable!("parsed the worker subcommand"),
+    }
 }
 
 /// A response, read whole.

@@ -597,3 +597,19 @@ async fn the_worker_wakes_on_notify_without_waiting_for_its_poll() {
     stop.send(true).unwrap();
     running.await.unwrap();
 }
+
+#[tokio::test]
+async fn the_application_built_as_serve_builds_it_delivers_with_its_own_worker() {
+    let app = spawn_app_with(TestSettings {
+        sms_worker: true,
+        ..Default::default()
+    })
+    .await;
+    let id = queue_welcome(&app, CALLER).await;
+    let delivered = wait_for(Duration::from_secs(10), || async {
+        sms(&app.pool, id).await.status == "delivered"
+    })
+    .await;
+    assert!(delivered, "the in-process worker (capture) delivered the welcome SMS");
+    assert_eq!(sms(&app.pool, id).await.attempts, 1);
+}

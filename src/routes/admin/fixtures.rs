@@ -45,7 +45,7 @@ pub async fn load(
         return Err(invalid("body", "The document is empty"));
     }
     let source = String::from_utf8(bytes).map_err(|_| invalid("body", "The document is not UTF-8"))?;
-    let level = state.hook.rules.phone_validation;
+    let level = state.phone_validation;
     let parsed = if json {
         Fixtures::from_json(&source, level)
     } else {

@@ -66,7 +66,7 @@ async fn invalidate_directory_after_writes(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let response = next.call(req).await?;
     if writes && let Some(state) = state {
-        state.hook.directory.invalidate();
+        state.directory.invalidate();
     }
     Ok(response)
 }

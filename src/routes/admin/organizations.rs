@@ -251,7 +251,7 @@ pub async fn add_opt_out(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.hook.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.phone_validation)?;
     let opt_out = tenants::add_opt_out(&state.pool, id, &phone)
         .await?
         .ok_or_else(|| missing("organization", id))?;
@@ -268,7 +268,7 @@ pub async fn remove_opt_out(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.hook.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "organization", state.phone_validation)?;
     match tenants::remove_opt_out(&state.pool, id, &phone).await? {
         true => Ok(HttpResponse::NoContent().finish()),
         false => Err(rejected(

@@ -75,7 +75,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let id = json::id(&path, "organization")?;
     let body: NewStoreBody = json::read(&req, payload).await?;
-    let level = state.hook.rules.phone_validation.for_stored_numbers();
+    let level = state.phone_validation.for_stored_numbers();
     let mut errors = FieldErrors::default();
     let name = Name::parse(&body.name)
         .map_err(|e| errors.push("name", e.to_string()))
@@ -140,7 +140,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AdminError> {
     let id = json::id(&path, "store")?;
     let changes: StoreChanges = json::read(&req, payload).await?;
-    let level = state.hook.rules.phone_validation.for_stored_numbers();
+    let level = state.phone_validation.for_stored_numbers();
     let mut errors = FieldErrors::default();
     let name = changes
         .name
@@ -196,7 +196,7 @@ pub async fn add_phone(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.hook.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.phone_validation)?;
     match tenants::add_phone(&state.pool, id, &phone).await? {
         PhoneAdded::Added(store) => Ok(HttpResponse::Ok().json(store)),
         PhoneAdded::NoSuchStore => Err(missing("store", id)),
@@ -218,7 +218,7 @@ pub async fn remove_phone(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
-    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.hook.rules.phone_validation)?;
+    let (id, phone) = json::id_and_phone(path.into_inner(), "store", state.phone_validation)?;
     match tenants::remove_phone(&state.pool, id, &phone).await? {
         true => Ok(HttpResponse::NoContent().finish()),
         false => Err(rejected(

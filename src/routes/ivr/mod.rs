@@ -194,7 +194,7 @@ async fn answer(
         HookAnswer::RateLimited(wait) => {
             let message = format!(
                 "Rate limit exceeded: at most {} requests per second per key",
-                state.hook.limiter.limit().per_second
+                state.hook.rate_limit().per_second
             );
             let mut response = json(
                 StatusCode::TOO_MANY_REQUESTS,
