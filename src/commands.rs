@@ -18,8 +18,9 @@ use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::ivr_client::{self, CallRequest};
-use crate::notifications::Notifications;
+use crate::notifications::{self, Notifications};
 use crate::outbox::DeliveryCounters;
+use crate::outbox::worker::FINISH_SLOTS;
 use crate::sms::queue;
 use crate::startup::Application;
 
@@ -35,14 +36,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|path| read_fixtures(path, args.rules.phone_validation))
         .transpose()?;
-    let database = Database::open(&args.database).await?;
+    let settings = args.settings();
+    let database = Database::open(&args.database, settings.dedicated_connections()).await?;
     let outcome = async {
         database.migrate().await?;
         if let (Some(path), Some(fixtures)) = (&args.fixtures, &fixtures) {
             apply_fixtures(&database.pool, path, fixtures).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-        let app = Application::build(args.settings(), database.pool.clone(), listener)?;
+        let app = Application::build(settings, database.pool.clone(), listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
         // actix-web handles SIGTERM/SIGINT: once requests have drained, the
         // worker stops claiming and finishes what it has in flight.
@@ -56,7 +58,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     args.validate()?;
-    let database = Database::open(&args).await?;
+    let database = Database::open(&args, 0).await?;
     let outcome = database.migrate().await;
     database.close().await;
     outcome
@@ -65,7 +67,7 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     args.database.validate()?;
     let fixtures = read_fixtures(&args.file, args.rules.phone_validation)?;
-    let database = Database::open(&args.database).await?;
+    let database = Database::open(&args.database, 0).await?;
     let outcome = async {
         database.migrate().await?;
         apply_fixtures(&database.pool, &args.file, &fixtures).await
@@ -79,7 +81,9 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     args.database.validate()?;
     args.sms.validate()?;
-    let database = Database::open(&args.database).await?;
+    let dedicated = (FINISH_SLOTS + notifications::CONNECTIONS) as u32;
+    args.database.leaves_room_for(dedicated)?;
+    let database = Database::open(&args.database, dedicated).await?;
     let outcome = async {
         database.migrate().await?;
         let worker = args
@@ -100,7 +104,7 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub async fn sms(command: SmsCommand) -> anyhow::Result<()> {
     match command {
         SmsCommand::Retry { id, database } => {
-            let database = Database::open(&database).await?;
+            let database = Database::open(&database, 0).await?;
             let outcome = async {
                 database.migrate().await?;
                 queue::requeue_failed(&database.pool, id)
@@ -135,7 +139,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
 pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { org, database } => {
-            let database = Database::open(&database).await?;
+            let database = Database::open(&database, 0).await?;
             let outcome = async {
                 database.migrate().await?;
                 let key = ApiKey::generate();
@@ -189,7 +193,8 @@ struct Database {
 }
 
 impl Database {
-    async fn open(args: &DatabaseArgs) -> anyhow::Result<Self> {
+    /// `dedicated`: connections the caller opens beside the serving pool.
+    async fn open(args: &DatabaseArgs, dedicated: u32) -> anyhow::Result<Self> {
         let (url, cluster) = match &args.database_url {
             Some(url) => (url.expose().to_owned(), None),
             None => {
@@ -206,7 +211,7 @@ impl Database {
         };
         let options = db::parse_url(&url)?;
         let bounded = db::with_statement_timeout(options.clone(), args.db_statement_timeout);
-        let pool = db::connect_with(bounded, args.db_pool_size, args.db_timeout);
+        let pool = db::connect_with(bounded, args.serving_pool_size(dedicated), args.db_timeout);
         Ok(Self { pool, options, cluster })
     }
 

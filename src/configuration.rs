@@ -110,7 +110,8 @@ pub struct DatabaseArgs {
     /// root, else $XDG_DATA_HOME/ivr-gateway or ~/.local/share/ivr-gateway).
     #[arg(long, env = "IVR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Largest number of database connections this process opens.
+    /// Database connections this process opens in all: the serving pool gets
+    /// what the group-commit writers and the listener leave.
     #[arg(long, env = "IVR_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: u32,
     /// How long a request may wait for the database before answering 503.
@@ -340,6 +341,21 @@ pub struct RulesArgs {
 }
 
 impl DatabaseArgs {
+    /// `IVR_DB_POOL_SIZE` covers `dedicated` connections and a serving pool of one at least.
+    pub fn leaves_room_for(&self, dedicated: u32) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.db_pool_size > dedicated,
+            "IVR_DB_POOL_SIZE ({}) must be more than the {dedicated} connections the writers and the listener hold",
+            self.db_pool_size
+        );
+        Ok(())
+    }
+
+    /// The serving pool's size once `dedicated` connections are set aside.
+    pub fn serving_pool_size(&self, dedicated: u32) -> u32 {
+        self.db_pool_size.saturating_sub(dedicated).max(1)
+    }
+
     /// A DATABASE_URL, when given, is a PostgreSQL URL.
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(url) = &self.database_url {
@@ -384,6 +400,7 @@ impl ServeArgs {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.check_admin_exposure()?;
         self.database.validate()?;
+        self.database.leaves_room_for(self.settings().dedicated_connections())?;
         if self.sms_worker {
             self.sms.validate()?;
         }

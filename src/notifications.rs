@@ -17,6 +17,8 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{broadcast, mpsc};
 
+/// Connections the listener holds: one, whatever it listens to.
+pub const CONNECTIONS: usize = 1;
 /// Notifications a subscriber may fall behind by before it is told it missed some.
 const BACKLOG: usize = 1024;
 /// Back-off between connection attempts: from the first, doubling to the last.

@@ -50,6 +50,20 @@ pub struct Settings {
     pub sms_worker: Option<SmsArgs>,
 }
 
+impl Settings {
+    /// Connections the application opens beside the serving pool: the
+    /// journal writer's, the SMS worker's writer's, the listener's. They
+    /// come out of `IVR_DB_POOL_SIZE`.
+    pub fn dedicated_connections(&self) -> u32 {
+        let worker = if self.sms_worker.is_some() {
+            crate::outbox::worker::FINISH_SLOTS
+        } else {
+            0
+        };
+        (crate::group_commit::JOURNAL_SLOTS + worker + crate::notifications::CONNECTIONS) as u32
+    }
+}
+
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
     pub pool: PgPool,

@@ -30,8 +30,8 @@ use crate::telemetry::Chain;
 /// away: short at first, at most a second, so a recovered database is seen soon.
 const RECORD_PAUSE_MIN: Duration = Duration::from_millis(50);
 const RECORD_PAUSE_MAX: Duration = Duration::from_secs(1);
-/// Commits of ended attempts in flight at once.
-const FINISH_SLOTS: usize = 2;
+/// Commits of ended attempts in flight at once, each on a connection of its own.
+pub const FINISH_SLOTS: usize = 2;
 /// Batches claimed and not yet recorded, at most: the one being delivered,
 /// and room for the next ones to be claimed while earlier attempts are
 /// still being recorded (4 measured ~30% faster than 2; 8 no better).

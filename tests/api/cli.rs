@@ -537,3 +537,19 @@ fn settings_are_checked_before_anything_starts() {
         );
     }
 }
+
+#[test]
+fn a_pool_too_small_for_the_writers_is_refused_before_anything_starts() {
+    let output = Command::new(binary())
+        .args(["serve", "--db-pool-size", "4"])
+        .env_remove("DATABASE_URL")
+        .env("IVR_DATA_DIR", "/nonexistent/never-created")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("IVR_DB_POOL_SIZE (4) must be more than the 4 connections the writers and the listener hold"),
+        "{stderr}"
+    );
+}
