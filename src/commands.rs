@@ -46,8 +46,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let app = Application::build(settings, database.pool.clone(), listener)?;
         tracing::info!("ivr-gateway listening on http://{}", args.bind);
-        // actix-web handles SIGTERM/SIGINT: once requests have drained, the
-        // worker stops claiming and finishes what it has in flight.
+        tokio::spawn(stop_on_signal(app.handle()));
         app.run_until_stopped().await.context("server failed")
     }
     .await;
@@ -154,6 +153,20 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             .await;
             database.close().await;
             outcome
+        }
+    }
+}
+
+/// SIGTERM or a first Ctrl-C: stop accepting, let requests in flight
+/// finish (then the worker finishes its own). A second one forces the stop.
+async fn stop_on_signal(server: actix_web::dev::ServerHandle) {
+    shutdown_signal().await;
+    tracing::info!("stopping: finishing the requests in flight (Ctrl-C again to stop at once)");
+    tokio::select! {
+        () = server.stop(true) => {}
+        () = shutdown_signal() => {
+            tracing::warn!("stopping at once");
+            server.stop(false).await;
         }
     }
 }

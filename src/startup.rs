@@ -166,8 +166,9 @@ impl Application {
         self.port
     }
 
-    /// Runs until SIGINT or SIGTERM, lets in-flight requests finish, then
-    /// stops the background work (the worker finishes what it has in flight).
+    /// Runs until stopped through [`handle`](Self::handle), lets in-flight
+    /// requests finish, then stops the background work (the worker finishes
+    /// what it has in flight).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let _ = self.stop_background.send(true);
@@ -208,6 +209,9 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
     Ok(actix_server::Server::build()
         .max_concurrent_connections(max_connections)
         .shutdown_timeout(10)
+        // actix-server stops at once on SIGINT; `serve` handles signals
+        // itself so that Ctrl-C drains requests like SIGTERM does.
+        .disable_signals()
         .listen("ivr-gateway", listener, move || {
             HttpService::build()
                 .keep_alive(KeepAlive::default())

@@ -457,6 +457,15 @@ async fn send_raw(base: &str, request: &str) -> String {
 
 #[tokio::test]
 async fn sigterm_lets_the_request_in_flight_finish() {
+    a_signal_lets_the_request_in_flight_finish(libc::SIGTERM).await;
+}
+
+#[tokio::test]
+async fn ctrl_c_lets_the_request_in_flight_finish_too() {
+    a_signal_lets_the_request_in_flight_finish(libc::SIGINT).await;
+}
+
+async fn a_signal_lets_the_request_in_flight_finish(signal: i32) {
     let database = fresh_database().await;
     let (mut served, base) = Served::start(|command| command.env("DATABASE_URL", database_url(&database)));
     let client = reqwest::Client::new();
@@ -478,7 +487,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     // SAFETY: signalling our own child.
-    unsafe { libc::kill(served.0.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(served.0.id() as i32, signal) };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         served.0.try_wait().unwrap().is_none(),
