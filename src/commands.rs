@@ -11,6 +11,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
+use crate::banner;
 use crate::configuration::{CallArgs, DatabaseArgs, KeysCommand, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
 use crate::db;
 use crate::domain::ApiKey;
@@ -45,7 +46,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let app = Application::build(settings, database.pool.clone(), listener)?;
-        tracing::info!("ivr-gateway listening on http://{}", args.bind);
+        tracing::info!("{}", banner::ready(args.bind, &database.location, fixtures.as_ref()));
         tokio::spawn(stop_on_signal(app.handle()));
         app.run_until_stopped().await.context("server failed")
     }
@@ -59,6 +60,13 @@ pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
     args.validate()?;
     let database = Database::open(&args, 0).await?;
     let outcome = database.migrate().await;
+    if outcome.is_ok() {
+        let latest = db::MIGRATOR.iter().map(|m| m.version).max().unwrap_or_default();
+        println!(
+            "database migrated: schema version {latest} ({} migrations)",
+            db::MIGRATOR.iter().count()
+        );
+    }
     database.close().await;
     outcome
 }
@@ -192,7 +200,7 @@ async fn apply_fixtures(pool: &PgPool, path: &Path, fixtures: &Fixtures) -> anyh
     let applied = db::fixtures::apply(&mut conn, fixtures)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    tracing::info!(file = %path.display(), ?applied, "fixtures loaded");
+    tracing::info!("loaded {applied} from {}", path.display());
     Ok(())
 }
 
@@ -203,6 +211,8 @@ struct Database {
     /// For migrations, on a connection of their own without that bound.
     options: PgConnectOptions,
     cluster: Option<EmbeddedPostgres>,
+    /// Where the data lives, for people (no password).
+    location: String,
 }
 
 impl Database {
@@ -218,18 +228,39 @@ impl Database {
                 })
                 .await
                 .context("no DATABASE_URL, and the embedded PostgreSQL could not start")?;
-                tracing::info!(data = %data_root.display(), port = cluster.port(), "embedded PostgreSQL running");
                 (cluster.url(), Some(cluster))
             }
         };
         let options = db::parse_url(&url)?;
         let bounded = db::with_statement_timeout(options.clone(), args.db_statement_timeout);
         let pool = db::connect_with(bounded, args.serving_pool_size(dedicated), args.db_timeout);
-        Ok(Self { pool, options, cluster })
+        let location = match (&cluster, &args.data_dir) {
+            (Some(_), data_dir) => format!(
+                "embedded PostgreSQL in {} (127.0.0.1:{})",
+                data_dir
+                    .clone()
+                    .unwrap_or_else(ClusterOptions::default_data_root)
+                    .display(),
+                options.get_port()
+            ),
+            (None, _) => format!(
+                "DATABASE_URL, database {} on {}:{}",
+                options.get_database().unwrap_or("postgres"),
+                options.get_host(),
+                options.get_port()
+            ),
+        };
+        Ok(Self {
+            pool,
+            options,
+            cluster,
+            location,
+        })
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
         let started = Instant::now();
+        let mut said = false;
         loop {
             let migrated = async {
                 let mut conn = PgConnection::connect_with(&self.options)
@@ -242,7 +273,11 @@ impl Database {
                 Err(MigrateError::Execute(error))
                     if is_connection_error(&error) && started.elapsed() < DATABASE_WAIT =>
                 {
-                    tracing::warn!(%error, "database not reachable yet; retrying");
+                    // Said once, not once a second: the cause rarely changes.
+                    if !said {
+                        tracing::warn!(%error, "database not reachable yet; retrying for up to {DATABASE_WAIT:?}");
+                        said = true;
+                    }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 Err(error) => return Err(error).context("cannot apply database migrations"),

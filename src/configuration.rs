@@ -127,8 +127,8 @@ pub struct DatabaseArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
-    /// Address to listen on.
-    #[arg(long, env = "IVR_BIND", default_value = "127.0.0.1:8080")]
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, env = "IVR_BIND", default_value = "127.0.0.1:8080", value_parser = parse_bind)]
     pub bind: SocketAddr,
     /// Fixtures file loaded at start-up (idempotent).
     #[arg(long, env = "IVR_FIXTURES")]
@@ -432,6 +432,18 @@ impl From<RulesArgs> for HookRules {
 
 /// Parses `0`, a bare number of seconds, or a number with one unit:
 /// `ms`, `s`, `m`, `h`, `d` (`24h`, `1.5s`).
+/// `HOST:PORT`, with a hint for the common slip of a bare port.
+pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    text.trim().parse().map_err(|_| {
+        let port = text.trim().trim_start_matches(':');
+        if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) {
+            format!("'{text}' is a port, not HOST:PORT: use 127.0.0.1:{port} (this machine only) or 0.0.0.0:{port} (every interface)")
+        } else {
+            format!("'{text}' is not HOST:PORT (an IP address and a port, e.g. 127.0.0.1:8080)")
+        }
+    })
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -457,6 +469,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_addresses_are_host_and_port() {
+        assert_eq!(parse_bind("0.0.0.0:8080"), Ok("0.0.0.0:8080".parse().unwrap()));
+        assert_eq!(
+            parse_bind("8080"),
+            Err("'8080' is a port, not HOST:PORT: use 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (every interface)".to_owned())
+        );
+        assert!(parse_bind(":9000").unwrap_err().contains("127.0.0.1:9000"));
+        assert!(parse_bind("localhost").unwrap_err().contains("is not HOST:PORT"));
+    }
 
     #[test]
     fn durations_read_like_the_contract_examples() {

@@ -2,6 +2,8 @@
 //!
 //! A tour, from the outside in:
 
+/// What `serve` says once it answers.
+mod banner;
 /// The subcommands.
 pub mod commands;
 /// Command line and environment settings.

@@ -29,7 +29,9 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Installs the global subscriber on stderr (`RUST_LOG` filters; default `info`).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // actix-server's own start and stop lines repeat what `serve` says.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

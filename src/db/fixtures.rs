@@ -5,7 +5,7 @@ use sqlx::{Acquire, PgConnection};
 use crate::fixtures::{FixtureError, Fixtures, OrganizationFixture};
 use crate::secret::Secret;
 
-/// What loading a document touched, for the log line after a seed.
+/// What loading a document touched, for the line said after a seed.
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Applied {
     pub organizations: usize,
@@ -13,6 +13,21 @@ pub struct Applied {
     pub phones: usize,
     pub keys: usize,
     pub opt_outs: usize,
+}
+
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let counted = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            f,
+            "{}, {}, {}, {}, {}",
+            counted(self.organizations, "organization", "organizations"),
+            counted(self.stores, "store", "stores"),
+            counted(self.phones, "business number", "business numbers"),
+            counted(self.keys, "API key", "API keys"),
+            counted(self.opt_outs, "opt-out", "opt-outs"),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

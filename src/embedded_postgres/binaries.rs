@@ -21,6 +21,15 @@ impl ServerBinaries {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum NotFound {
+    #[error(transparent)]
+    Nowhere(#[from] NowhereFound),
+    /// Set on purpose, so never passed over in silence.
+    #[error("PG_BINDIR is {0}, which holds no initdb and postgres: point it at the folder that does, or unset it")]
+    BadBinDir(String),
+}
+
+#[derive(Debug, thiserror::Error)]
 #[error(
     "no PostgreSQL server binaries (initdb, postgres) found; looked in: {searched}.\n\
      Three ways out:\n  \
@@ -29,20 +38,28 @@ impl ServerBinaries {
      2. set DATABASE_URL to a PostgreSQL server you already run;\n  \
      3. run `docker compose up`, which starts PostgreSQL and the gateway together."
 )]
-pub struct NotFound {
+pub struct NowhereFound {
     searched: String,
 }
 
-/// Looks in `PG_BINDIR`, `pg_config --bindir`, `PATH`, Debian's
+/// `PG_BINDIR` when set (and nowhere else); otherwise `pg_config --bindir`, `PATH`, Debian's
 /// `/usr/lib/postgresql/*/bin` and the PGDG `/usr/pgsql-*/bin` (newest
 /// version first), then Homebrew's prefixes.
 pub fn locate() -> Result<ServerBinaries, NotFound> {
+    if let Some(dir) = std::env::var_os("PG_BINDIR").filter(|dir| !dir.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return if is_server_bin_dir(&dir) {
+            Ok(ServerBinaries { dir })
+        } else {
+            Err(NotFound::BadBinDir(dir.display().to_string()))
+        };
+    }
     let candidates = candidates();
     candidates
         .iter()
         .find(|dir| is_server_bin_dir(dir))
         .map(|dir| ServerBinaries { dir: dir.clone() })
-        .ok_or_else(|| NotFound {
+        .ok_or_else(|| NowhereFound {
             searched: if candidates.is_empty() {
                 "nowhere (no candidate folder exists)".to_owned()
             } else {
@@ -53,13 +70,11 @@ pub fn locate() -> Result<ServerBinaries, NotFound> {
                     .join(", ")
             },
         })
+        .map_err(NotFound::from)
 }
 
 fn candidates() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(dir) = std::env::var_os("PG_BINDIR") {
-        dirs.push(PathBuf::from(dir));
-    }
     if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
         && output.status.success()
     {
@@ -127,7 +142,7 @@ mod tests {
 
     #[test]
     fn the_message_lists_the_three_ways_out() {
-        let message = NotFound {
+        let message = NowhereFound {
             searched: "/nowhere".to_owned(),
         }
         .to_string();
