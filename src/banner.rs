@@ -1,5 +1,5 @@
-//! What `serve` says once it answers: where, where its data lives, and a
-//! request to try, in one block instead of scattered log lines.
+//! What `serve` says once it answers, on stdout for the person who started
+//! it: where, where its data lives, and a request to try.
 
 use std::net::SocketAddr;
 

@@ -46,7 +46,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let app = Application::build(settings, database.pool.clone(), listener)?;
-        tracing::info!("{}", banner::ready(args.bind, &database.location, fixtures.as_ref()));
+        // For the person who started it, on stdout: the log (stderr) never
+        // holds a key, and this may show the public example one.
+        println!("{}", banner::ready(args.bind, &database.location, fixtures.as_ref()));
+        tracing::info!(bind = %args.bind, "ready");
         tokio::spawn(stop_on_signal(app.handle()));
         app.run_until_stopped().await.context("server failed")
     }

@@ -39,6 +39,7 @@ impl Served {
                 "IVR_FIXTURES",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/examples/fixtures.toml"),
             )
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         database(&mut command);
         (Self(command.spawn().unwrap()), format!("http://127.0.0.1:{port}"))
@@ -84,6 +85,12 @@ async fn serve_with_example_fixtures_answers_the_example_request_and_stops_on_si
     std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut log).unwrap();
     assert!(log.contains("key=***"), "the access log shows the request: {log}");
     assert!(!log.contains(ACME_KEY), "the access log leaks the key: {log}");
+    // The banner (stdout) offers the very request answered above.
+    let mut banner = String::new();
+    std::io::Read::read_to_string(served.0.stdout.as_mut().unwrap(), &mut banner).unwrap();
+    let try_line = format!("try:   curl '{base}/v1/ivr?key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567'");
+    assert!(banner.contains(&try_line), "{banner}");
+    assert!(banner.contains(&format!("is ready on {base}")), "{banner}");
 }
 
 #[tokio::test]
