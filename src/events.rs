@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, watch};
 use crate::notifications::{Notice, Notifications, Subscription};
 
 use crate::db::inspection;
+use crate::sms::queue::SmsStatus;
 
 /// Sent by statement triggers on `calls` and `sms_outbox`.
 pub const CHANNEL: &str = "ivr_events";
@@ -35,8 +36,12 @@ pub struct EventHub {
 enum Changed {
     /// Calls journaled by one statement.
     Call { ids: Vec<i64> },
-    /// SMS queued, or whose status changed, in one statement.
-    Sms { ids: Vec<uuid::Uuid> },
+    /// SMS queued, or whose status changed, in one statement, with the
+    /// status the change gave them (the row may have moved on since).
+    Sms {
+        ids: Vec<uuid::Uuid>,
+        status: Option<String>,
+    },
 }
 
 impl EventHub {
@@ -100,9 +105,18 @@ async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
                 }
             }
         }
-        Ok(Changed::Sms { ids }) => {
+        Ok(Changed::Sms { ids, status }) => {
             for id in ids {
-                if let Ok(Some(sms)) = inspection::one_sms(pool, id).await {
+                if let Ok(Some(mut sms)) = inspection::one_sms(pool, id).await {
+                    // The event reports the status it is about, not a later one.
+                    if let Some(status) = &status
+                        && *status != sms.status
+                    {
+                        sms.status.clone_from(status);
+                        if status != SmsStatus::Delivered.as_str() {
+                            sms.delivered_at = None;
+                        }
+                    }
                     rendered.extend(frame("sms", &sms));
                 }
             }

@@ -110,3 +110,47 @@ async fn events_need_the_admin_token_when_one_is_set() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn each_sms_frame_reports_the_status_of_its_own_change_not_the_latest() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/admin/events", app.address))
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    let mut buffer = String::new();
+
+    // Queued and delivered in one commit: both notices arrive after the row
+    // already says `delivered`, as when a worker delivers at once.
+    let mut tx = app.pool.begin().await.unwrap();
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO sms_outbox (id, organization_id, store_id, from_number, to_number, body)
+         VALUES (gen_random_uuid(), 1, 1, '+14151234567', '+14151234560', 'Hi') RETURNING id",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE sms_outbox SET status = 'delivered', delivered_at = now(), attempts = 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let frames = next_frames(&mut body, &mut buffer, 2).await;
+    let seen: Vec<(&str, &str, bool)> = frames
+        .iter()
+        .map(|(event, data)| {
+            (
+                event.as_str(),
+                data["status"].as_str().unwrap(),
+                data["delivered_at"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [("sms", "queued", false), ("sms", "delivered", true)]);
+    assert!(frames.iter().all(|(_, data)| data["id"] == id.to_string()));
+}
