@@ -104,6 +104,11 @@ impl EmbeddedPostgres {
         self.port
     }
 
+    /// The server's process id, when this process started it.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The URL of the gateway's own database in this cluster.
     pub fn url(&self) -> String {
         self.database_url(DATABASE)

@@ -70,11 +70,14 @@ async fn server() -> &'static TestServer {
                 Err(_) => {
                     let data_root = throwaway_cluster_root();
                     let cluster = EmbeddedPostgres::start(&ClusterOptions {
-                        data_root,
+                        data_root: data_root.clone(),
                         durable: false,
                     })
                     .await
                     .expect("a throwaway PostgreSQL cluster (install PostgreSQL or set DATABASE_URL)");
+                    if let Some(pid) = cluster.pid() {
+                        remove_at_exit(pid as libc::pid_t, data_root);
+                    }
                     let url = cluster.database_url("postgres");
                     let options = PgConnectOptions::from_str(&url).unwrap();
                     TestServer {
@@ -96,6 +99,34 @@ fn split_url(url: &str) -> (String, String) {
         .map_or(url.len(), |i| authority_start + i);
     let query_start = url[path_start..].find('?').map_or(url.len(), |i| path_start + i);
     (format!("{}/", &url[..path_start]), url[query_start..].to_owned())
+}
+
+/// The throwaway cluster's server and folder, for [`remove_throwaway_cluster`].
+static THROWAWAY: std::sync::OnceLock<(libc::pid_t, PathBuf)> = std::sync::OnceLock::new();
+
+/// Stops the throwaway cluster and removes its folder when the test process
+/// exits (a static is never dropped), instead of leaving gigabytes in the
+/// temp folder until the next run.
+fn remove_at_exit(pid: libc::pid_t, folder: PathBuf) {
+    if THROWAWAY.set((pid, folder)).is_ok() {
+        // SAFETY: registers a plain function that only uses process-global state.
+        unsafe { libc::atexit(remove_throwaway_cluster) };
+    }
+}
+
+extern "C" fn remove_throwaway_cluster() {
+    let Some((pid, folder)) = THROWAWAY.get() else { return };
+    // SAFETY: signalling and reaping the server this process started.
+    unsafe { libc::kill(*pid, libc::SIGQUIT) };
+    for _ in 0..200 {
+        let mut status = 0;
+        // SAFETY: as above; WNOHANG never blocks.
+        if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = std::fs::remove_dir_all(folder);
 }
 
 /// `<tmp>/ivr-gateway-tests/<pid>`, after removing the folders of test
