@@ -1,13 +1,9 @@
 //! Prometheus metrics (`GET /metrics`): one recorder per process, fed through
 //! the `metrics` facade where things happen, plus gauges read at scrape time.
-//!
-//! Series: `ivr_http_requests_total{route,method,status}`,
-//! `ivr_http_request_duration_seconds{route}`, `ivr_calls_total{outcome}`,
-//! `ivr_sms_queued_total`, `ivr_sms_delivered_total`, `ivr_sms_failed_total`,
-//! `ivr_sms_retried_total`, `ivr_sms_outbox_queued`, `ivr_sms_outbox_due`,
-//! `ivr_sms_outbox_oldest_due_age_seconds`, `ivr_db_pool_connections{state}`,
-//! `ivr_group_commit_batches_total{writer}`, `ivr_group_commit_items_total{writer}`,
-//! `ivr_build_info{version}`.
+//! Every series is listed once, in [`SERIES`], described (`# HELP`) and, where
+//! its labels are known in advance, registered at zero when the recorder is
+//! installed, so a scrape shows it before anything has happened (the HTTP
+//! series, labelled by route and status, appear with the first request).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -15,7 +11,112 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
+use crate::db::calls::Outcome;
 use crate::sms::queue;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every series: name, kind, help text.
+pub const SERIES: &[(&str, Kind, &str)] = &[
+    (
+        "ivr_http_requests_total",
+        Kind::Counter,
+        "HTTP requests answered, by route pattern, method and status",
+    ),
+    (
+        "ivr_http_request_duration_seconds",
+        Kind::Histogram,
+        "Time to answer an HTTP request, by route pattern",
+    ),
+    ("ivr_calls_total", Kind::Counter, "Hook calls journaled, by outcome"),
+    (
+        "ivr_sms_queued_total",
+        Kind::Counter,
+        "Welcome SMS queued by this process",
+    ),
+    (
+        "ivr_sms_delivered_total",
+        Kind::Counter,
+        "SMS attempts recorded as delivered by this process's worker",
+    ),
+    (
+        "ivr_sms_failed_total",
+        Kind::Counter,
+        "SMS given up (permanent error or attempts spent) by this process's worker",
+    ),
+    (
+        "ivr_sms_retried_total",
+        Kind::Counter,
+        "SMS attempts that ended in a retry, by this process's worker",
+    ),
+    (
+        "ivr_sms_outbox_queued",
+        Kind::Gauge,
+        "SMS waiting in the outbox (all replicas), read at scrape time",
+    ),
+    (
+        "ivr_sms_outbox_due",
+        Kind::Gauge,
+        "Queued SMS due now (all replicas), read at scrape time",
+    ),
+    (
+        "ivr_sms_outbox_oldest_due_age_seconds",
+        Kind::Gauge,
+        "How long the oldest due SMS has waited, read at scrape time",
+    ),
+    (
+        "ivr_db_pool_connections",
+        Kind::Gauge,
+        "The serving pool's connections, by state (idle, in_use)",
+    ),
+    (
+        "ivr_group_commit_batches_total",
+        Kind::Counter,
+        "Batches committed, by writer (journal, sms_finish)",
+    ),
+    (
+        "ivr_group_commit_items_total",
+        Kind::Counter,
+        "Items in those batches, by writer: items / batches is the mean batch size",
+    ),
+    (
+        "ivr_build_info",
+        Kind::Gauge,
+        "Always 1, labelled with the running version",
+    ),
+];
+
+/// Describes every series and registers those whose labels are known.
+fn register_series() {
+    for &(name, kind, help) in SERIES {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+    for name in [
+        "ivr_sms_queued_total",
+        "ivr_sms_delivered_total",
+        "ivr_sms_failed_total",
+        "ivr_sms_retried_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for outcome in Outcome::ALL {
+        metrics::counter!("ivr_calls_total", "outcome" => outcome.as_str()).increment(0);
+    }
+    for writer in ["journal", "sms_finish"] {
+        metrics::counter!("ivr_group_commit_batches_total", "writer" => writer).increment(0);
+        metrics::counter!("ivr_group_commit_items_total", "writer" => writer).increment(0);
+    }
+    metrics::gauge!("ivr_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+}
 
 /// Latency buckets, in seconds: the hook answers in milliseconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -37,7 +138,7 @@ pub fn handle() -> &'static PrometheusHandle {
         // Fails only if another recorder was installed, which nothing here does.
         let _ = metrics::set_global_recorder(recorder);
         spawn_upkeep(handle.clone());
-        metrics::gauge!("ivr_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        register_series();
         handle
     })
 }

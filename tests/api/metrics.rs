@@ -89,3 +89,33 @@ async fn metrics_expose_requests_latency_calls_sms_queue_pool_and_build() {
         "routes are labelled by pattern, never by path"
     );
 }
+
+#[tokio::test]
+async fn every_series_is_described_and_shown_before_anything_happens() {
+    use ivr_gateway::metrics::{Kind, SERIES};
+    let app = spawn_app().await;
+    // HTTP series are labelled by route and status, known once a request has
+    // been answered; everything else is there from the start.
+    app.request(reqwest::Method::GET, "/healthz").await;
+    let text = app.request(reqwest::Method::GET, "/metrics").await.body;
+    for (name, kind, help) in SERIES {
+        assert!(
+            text.contains(&format!("# HELP {name} {help}\n")),
+            "no HELP for {name}:\n{text}"
+        );
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "no TYPE for {name}");
+    }
+    // Counters with known labels exist before they first move.
+    for series in [
+        "ivr_sms_failed_total",
+        "ivr_calls_total{outcome=\"invalid_signature\"}",
+        "ivr_group_commit_batches_total{writer=\"sms_finish\"}",
+    ] {
+        assert!(sample(&text, series) >= 0.0, "{series}");
+    }
+}
