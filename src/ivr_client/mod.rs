@@ -51,6 +51,15 @@ impl CallAnswer {
 }
 
 pub async fn call(request: &CallRequest) -> anyhow::Result<CallAnswer> {
+    let url = reqwest::Url::parse(&request.url)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "'{}' is not an http(s) URL: write it whole, e.g. http://127.0.0.1:8080/v1/ivr",
+                request.url
+            )
+        })?;
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let mut query = vec![("key", request.key.as_str())];
     if let Some(context) = &request.context {
@@ -76,10 +85,8 @@ pub async fn call(request: &CallRequest) -> anyhow::Result<CallAnswer> {
             .query(&query)
             .form(&[("From", &request.from), ("To", &request.to)]),
     };
-    let response = builder
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", request.url))?;
+    // reqwest's error names the whole URL, key included: say the cause instead.
+    let response = builder.send().await.map_err(|e| unreachable(&url, e))?;
     let status = response.status();
     let body = response.text().await?;
     let lines = if status.is_success() {
@@ -92,4 +99,29 @@ pub async fn call(request: &CallRequest) -> anyhow::Result<CallAnswer> {
         reason: status.canonical_reason().unwrap_or_default().to_owned(),
         lines,
     })
+}
+
+/// Why `url` could not be called, without the request's query (it holds the
+/// key), and what to do about the usual cause.
+fn unreachable(url: &reqwest::Url, error: reqwest::Error) -> anyhow::Error {
+    let place = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default())
+        + &url.port().map(|port| format!(":{port}")).unwrap_or_default();
+    let connect = error.is_connect();
+    let cause = if error.is_timeout() {
+        "no answer within 30 s".to_owned()
+    } else if connect {
+        let mut root: &dyn std::error::Error = &error;
+        while let Some(source) = root.source() {
+            root = source;
+        }
+        format!("cannot connect ({root})")
+    } else {
+        error.without_url().to_string()
+    };
+    let hint = if connect {
+        "\nIs the gateway running? Start it with `ivr-gateway serve` (or `cargo run -- serve`), or pass --url."
+    } else {
+        ""
+    };
+    anyhow::anyhow!("cannot call {place}: {cause}{hint}")
 }

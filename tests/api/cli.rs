@@ -284,22 +284,41 @@ async fn call_prints_what_the_caller_hears_for_each_outcome() {
 
 #[tokio::test]
 async fn call_fails_clearly_when_nothing_answers() {
-    let output = Command::new(binary())
-        .args([
-            "call",
-            "--url",
-            &format!("http://127.0.0.1:{}/v1/ivr", free_port()),
-            "--key",
-            "k",
-            "--from",
-            CALLER,
-            "--to",
-            ACME_SF,
-        ])
-        .output()
-        .unwrap();
+    let port = free_port();
+    let call = |url: &str| {
+        Command::new(binary())
+            .args([
+                "call",
+                "--url",
+                url,
+                "--key",
+                "s3cret-key",
+                "--from",
+                CALLER,
+                "--to",
+                ACME_SF,
+            ])
+            .output()
+            .unwrap()
+    };
+    let output = call(&format!("http://127.0.0.1:{port}/v1/ivr"));
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("ivr-gateway: cannot reach http://127.0.0.1:"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "ivr-gateway: cannot call http://127.0.0.1:{port}: cannot connect (Connection refused"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Start it with `ivr-gateway serve`"), "{stderr}");
+    assert!(!stderr.contains("s3cret-key"), "the key is never printed: {stderr}");
+
+    let output = call(&format!("127.0.0.1:{port}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("'127.0.0.1:{port}' is not an http(s) URL: write it whole")),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
