@@ -12,7 +12,9 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::banner;
-use crate::configuration::{CallArgs, DatabaseArgs, KeysCommand, SeedArgs, ServeArgs, SmsCommand, WorkerArgs};
+use crate::configuration::{
+    CallArgs, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs,
+};
 use crate::db;
 use crate::domain::ApiKey;
 use crate::domain::PhoneValidation;
@@ -166,6 +168,23 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             outcome
         }
     }
+}
+
+/// `ivr-gateway ready`: whether the gateway at `args.bind` answers `/readyz`.
+pub async fn ready(args: ReadyArgs) -> anyhow::Result<()> {
+    let mut address = args.bind;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}/readyz");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} does not answer"))?;
+    anyhow::ensure!(response.status().is_success(), "{url} answers {}", response.status());
+    Ok(())
 }
 
 /// SIGTERM or a first Ctrl-C: stop accepting, let requests in flight

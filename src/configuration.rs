@@ -37,6 +37,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ReadyArgs {
+    /// The gateway's address, as `serve` was given it (0.0.0.0 is asked on 127.0.0.1).
+    #[arg(long, env = "IVR_BIND", default_value = "127.0.0.1:8080", value_parser = parse_bind)]
+    pub bind: SocketAddr,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the hook (applies migrations first, then IVR_FIXTURES if set).
@@ -55,6 +62,8 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Exit 0 if the gateway at IVR_BIND answers /readyz (a container health check).
+    Ready(ReadyArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -37,6 +37,7 @@ async fn run() -> ExitCode {
         Command::Worker(args) => commands::worker(args).await,
         Command::Sms(command) => commands::sms(command).await,
         Command::Keys(command) => commands::keys(command).await,
+        Command::Ready(args) => commands::ready(args).await,
         Command::Call(args) => match commands::call(args).await {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::FAILURE,

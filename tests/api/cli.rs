@@ -80,6 +80,13 @@ async fn serve_with_example_fixtures_answers_the_example_request_and_stops_on_si
     let client = reqwest::Client::new();
     wait_ready(&client, &base, &mut served.0).await;
     assert_eq!(example_request(&client, &base).await, (200, DIAL_ACME_SF.to_owned()));
+    // The health check the container image runs.
+    let ready = Command::new(binary())
+        .arg("ready")
+        .env("IVR_BIND", base.trim_start_matches("http://"))
+        .output()
+        .unwrap();
+    assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
     assert!(served.terminate().success());
     let mut log = String::new();
     std::io::Read::read_to_string(served.0.stderr.as_mut().unwrap(), &mut log).unwrap();
@@ -585,6 +592,22 @@ fn a_pool_too_small_for_the_writers_is_refused_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("IVR_DB_POOL_SIZE (4) must be more than the 4 connections the writers and the listener hold"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn ready_fails_when_nothing_answers() {
+    let port = free_port();
+    let output = Command::new(binary())
+        .arg("ready")
+        .env("IVR_BIND", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{port}/readyz does not answer")),
         "{stderr}"
     );
 }
