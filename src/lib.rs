@@ -58,6 +58,8 @@ pub mod notifications;
 pub mod embedded_postgres;
 /// Values that `Debug` and logs never show.
 pub mod secret;
+/// Closed vocabularies declared once (outcomes, statuses).
+mod vocabulary;
 /// Logging and the redacted access log.
 pub mod telemetry;
 /// Prometheus metrics.

@@ -9,55 +9,24 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::{CallContext, PhoneNumber};
+use crate::vocabulary::vocabulary;
 
-/// How a request ended, as journaled and (later) reported by the admin API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Dial,
-    NoForwarding,
-    NotLinked,
-    InvalidKey,
-    InvalidRequest,
-    RateLimited,
-    InvalidSignature,
+vocabulary! {
+    /// How a request ended, as journaled and reported by the admin API; the
+    /// admin filter, its OpenAPI pattern and the journal's CHECK constraint
+    /// follow this list (tested).
+    pub enum Outcome {
+        Dial => "dial",
+        NoForwarding => "no_forwarding",
+        NotLinked => "not_linked",
+        InvalidKey => "invalid_key",
+        InvalidRequest => "invalid_request",
+        RateLimited => "rate_limited",
+        InvalidSignature => "invalid_signature",
+    }
 }
 
 impl Outcome {
-    /// Every outcome: the admin filter, its OpenAPI pattern and the journal's
-    /// CHECK constraint are derived from this list or tested against it.
-    pub const ALL: [Self; 7] = [
-        Self::Dial,
-        Self::NoForwarding,
-        Self::NotLinked,
-        Self::InvalidKey,
-        Self::InvalidRequest,
-        Self::RateLimited,
-        Self::InvalidSignature,
-    ];
-
-    /// [`ALL`](Self::ALL)'s names, in order.
-    pub const NAMES: [&'static str; Self::ALL.len()] = {
-        let mut names = [""; Self::ALL.len()];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        names
-    };
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Dial => "dial",
-            Self::NoForwarding => "no_forwarding",
-            Self::NotLinked => "not_linked",
-            Self::InvalidKey => "invalid_key",
-            Self::InvalidRequest => "invalid_request",
-            Self::RateLimited => "rate_limited",
-            Self::InvalidSignature => "invalid_signature",
-        }
-    }
-
     /// The HTTP status the caller gets for it.
     pub fn http_status(self) -> u16 {
         match self {
@@ -69,19 +38,11 @@ impl Outcome {
     }
 }
 
-/// Why a found store's call queued no welcome SMS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmsSkipped {
-    OptedOut,
-    Cooldown,
-}
-
-impl SmsSkipped {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OptedOut => "opted_out",
-            Self::Cooldown => "cooldown",
-        }
+vocabulary! {
+    /// Why a found store's call queued no welcome SMS.
+    pub enum SmsSkipped {
+        OptedOut => "opted_out",
+        Cooldown => "cooldown",
     }
 }
 

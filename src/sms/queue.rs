@@ -12,39 +12,19 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::outbox::{self, EndedAttempt, Finish};
+use crate::vocabulary::vocabulary;
 
-/// Where an SMS stands (`sms_outbox.status`): the admin filter, its OpenAPI
-/// pattern and the table's CHECK constraint are derived from this list or
-/// tested against it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SmsStatus {
-    Queued,
-    Delivered,
-    Failed,
+vocabulary! {
+    /// Where an SMS stands (`sms_outbox.status`): the admin filter, its
+    /// OpenAPI pattern and the table's CHECK constraint follow this list (tested).
+    pub enum SmsStatus {
+        Queued => "queued",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
 }
 
 impl SmsStatus {
-    pub const ALL: [Self; 3] = [Self::Queued, Self::Delivered, Self::Failed];
-
-    /// [`ALL`](Self::ALL)'s names, in order.
-    pub const NAMES: [&'static str; Self::ALL.len()] = {
-        let mut names = [""; Self::ALL.len()];
-        let mut i = 0;
-        while i < names.len() {
-            names[i] = Self::ALL[i].as_str();
-            i += 1;
-        }
-        names
-    };
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Delivered => "delivered",
-            Self::Failed => "failed",
-        }
-    }
-
     /// The status an attempt that ended this way leaves its SMS in.
     fn after(finish: &Finish) -> Self {
         match finish {

@@ -317,14 +317,7 @@ async fn with_a_token_every_admin_route_needs_it() {
 async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
     use ivr_gateway::db::calls::Outcome;
     let app = spawn_app().await;
-    let document: Value = get_json(&app, "/openapi.json").await;
-    let pattern = document["paths"]["/admin/calls"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|parameter| parameter["name"] == "outcome")
-        .map(|parameter| parameter["schema"]["pattern"].as_str().unwrap().to_owned())
-        .unwrap();
+    let pattern = documented_pattern(&app, "/admin/calls", "outcome").await;
     assert_eq!(pattern, format!("^({})?$", Outcome::NAMES.join("|")));
     for outcome in Outcome::ALL {
         // The journal's CHECK constraint takes it…
@@ -353,14 +346,7 @@ async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
 async fn every_sms_status_is_stored_filterable_and_in_the_documented_pattern() {
     use ivr_gateway::sms::queue::SmsStatus;
     let app = spawn_app().await;
-    let document: Value = get_json(&app, "/openapi.json").await;
-    let pattern = document["paths"]["/admin/sms"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|parameter| parameter["name"] == "status")
-        .map(|parameter| parameter["schema"]["pattern"].as_str().unwrap().to_owned())
-        .unwrap();
+    let pattern = documented_pattern(&app, "/admin/sms", "status").await;
     assert_eq!(pattern, format!("^({})?$", SmsStatus::NAMES.join("|")));
     for status in SmsStatus::ALL {
         sqlx::query(
@@ -386,4 +372,17 @@ async fn every_sms_status_is_stored_filterable_and_in_the_documented_pattern() {
         refused.is_err(),
         "the CHECK constraint refuses a status outside the list"
     );
+}
+
+/// The OpenAPI pattern of query parameter `name` of `GET path`.
+async fn documented_pattern(app: &TestApp, path: &str, name: &str) -> String {
+    let document = get_json(app, "/openapi.json").await;
+    document["paths"][path]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == name)
+        .and_then(|parameter| parameter["schema"]["pattern"].as_str())
+        .unwrap_or_else(|| panic!("no pattern for {name} of {path}"))
+        .to_owned()
 }

@@ -40,9 +40,13 @@ async fn next_frames(
     frames
 }
 
-#[tokio::test]
-async fn subscribers_see_calls_and_every_sms_status_change() {
-    let app = spawn_app().await;
+/// Subscribes to `/admin/events`: the body stream and its read buffer.
+async fn subscribe(
+    app: &TestApp,
+) -> (
+    impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin,
+    String,
+) {
     let response = app
         .client
         .get(format!("{}/admin/events", app.address))
@@ -51,8 +55,13 @@ async fn subscribers_see_calls_and_every_sms_status_change() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    (response.bytes_stream(), String::new())
+}
+
+#[tokio::test]
+async fn subscribers_see_calls_and_every_sms_status_change() {
+    let app = spawn_app().await;
+    let (mut body, mut buffer) = subscribe(&app).await;
 
     app.call(ACME_KEY, CALLER, ACME_SF).await.assert_twiml(DIAL_ACME_SF);
     app.call("wrong-key", CALLER, ACME_SF).await;
@@ -114,14 +123,7 @@ async fn events_need_the_admin_token_when_one_is_set() {
 #[tokio::test]
 async fn each_sms_frame_reports_the_status_of_its_own_change_not_the_latest() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(format!("{}/admin/events", app.address))
-        .send()
-        .await
-        .unwrap();
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
+    let (mut body, mut buffer) = subscribe(&app).await;
 
     // Queued and delivered in one commit: both notices arrive after the row
     // already says `delivered`, as when a worker delivers at once.
