@@ -21,11 +21,10 @@ use crate::domain::PhoneValidation;
 use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::fixtures::Fixtures;
 use crate::ivr_client::{self, CallRequest};
-use crate::notifications::{self, Notifications};
+use crate::notifications::Notifications;
 use crate::outbox::DeliveryCounters;
-use crate::outbox::worker::FINISH_SLOTS;
 use crate::sms::queue;
-use crate::startup::Application;
+use crate::startup::{self, Application};
 
 /// How long start-up waits for a database that is not reachable yet (a
 /// container still booting) before giving up.
@@ -93,7 +92,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     args.database.validate()?;
     args.sms.validate()?;
-    let dedicated = (FINISH_SLOTS + notifications::CONNECTIONS) as u32;
+    let dedicated = startup::dedicated_connections(false, true);
     args.database.leaves_room_for(dedicated)?;
     let database = Database::open(&args.database, dedicated).await?;
     let outcome = async {

@@ -244,21 +244,26 @@ pub struct SmsArgs {
 }
 
 impl SmsArgs {
-    /// The worker these settings describe, refusing inconsistent ones.
     /// The delivery settings hold together: a lease that outlives a delivery,
     /// and what the chosen transport needs.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.checked_transport().map(drop)
+    }
+
+    /// The chosen transport, once the lease is known to outlive a delivery.
+    fn checked_transport(&self) -> anyhow::Result<Transport> {
         anyhow::ensure!(
             self.sms_lease > self.sms_http_timeout,
             "IVR_SMS_LEASE ({:?}) must be longer than IVR_SMS_HTTP_TIMEOUT ({:?}), or a slow delivery would be sent twice",
             self.sms_lease,
             self.sms_http_timeout
         );
-        self.transport().map(drop)
+        self.transport()
     }
 
+    /// The worker these settings describe, refusing inconsistent ones.
     pub fn worker(&self, pool: PgPool, counters: Arc<DeliveryCounters>) -> anyhow::Result<Worker> {
-        self.validate()?;
+        let transport = self.checked_transport()?;
         let policy = RetryPolicy {
             base: self.sms_retry_base,
             cap: self.sms_retry_cap,
@@ -271,14 +276,7 @@ impl SmsArgs {
             poll_interval: self.sms_poll_interval,
             shutdown_grace: self.sms_shutdown_grace,
         };
-        Ok(Worker::new(
-            pool,
-            SmsOutbox,
-            self.transport()?,
-            policy,
-            settings,
-            counters,
-        ))
+        Ok(Worker::new(pool, SmsOutbox, transport, policy, settings, counters))
     }
 
     /// A claimed SMS waits for the deliveries ahead of it (those in flight,

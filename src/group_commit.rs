@@ -53,6 +53,12 @@ pub enum WriteFailed {
     Stopped(&'static str),
 }
 
+impl WriteFailed {
+    fn of<S: BatchStatement>(error: sqlx::Error) -> Self {
+        Self::Database(S::NAME, Arc::new(error))
+    }
+}
+
 struct Pending<S: BatchStatement> {
     item: S::Item,
     done: oneshot::Sender<Result<S::Output, WriteFailed>>,
@@ -162,7 +168,7 @@ async fn commit<S: BatchStatement>(pool: &PgPool, statement: &S, mut batch: Vec<
             }
         }
         Err(error) => {
-            let failed = WriteFailed::Database(S::NAME, Arc::new(error));
+            let failed = WriteFailed::of::<S>(error);
             for pending in batch {
                 let _ = pending.done.send(Err(failed.clone()));
             }
@@ -183,7 +189,7 @@ async fn write_alone<S: BatchStatement>(
         match write(pool, statement, std::slice::from_ref(pending)).await {
             Ok(mut outputs) => return Some(Ok(outputs.remove(0))),
             Err(Written::Again) => continue,
-            Err(Written::Failed(error)) => return Some(Err(WriteFailed::Database(S::NAME, Arc::new(error)))),
+            Err(Written::Failed(error)) => return Some(Err(WriteFailed::of::<S>(error))),
         }
     }
 }

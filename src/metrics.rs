@@ -12,7 +12,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::PgPool;
 
 use crate::db::calls::Outcome;
-use crate::sms::queue;
+use crate::group_commit::{BatchStatement, JournalCalls};
+use crate::outbox::Queue;
+use crate::sms::queue::{self, SmsOutbox};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -100,18 +102,14 @@ fn register_series() {
             Kind::Histogram => metrics::describe_histogram!(name, help),
         }
     }
-    for name in [
-        "ivr_sms_queued_total",
-        "ivr_sms_delivered_total",
-        "ivr_sms_failed_total",
-        "ivr_sms_retried_total",
-    ] {
+    let sms = &crate::outbox::counters::SMS_METRICS;
+    for name in ["ivr_sms_queued_total", sms.delivered, sms.failed, sms.retried] {
         metrics::counter!(name).increment(0);
     }
     for outcome in Outcome::ALL {
         metrics::counter!("ivr_calls_total", "outcome" => outcome.as_str()).increment(0);
     }
-    for writer in ["journal", "sms_finish"] {
+    for writer in [JournalCalls::NAME, SmsOutbox::FINISH_WRITER] {
         metrics::counter!("ivr_group_commit_batches_total", "writer" => writer).increment(0);
         metrics::counter!("ivr_group_commit_items_total", "writer" => writer).increment(0);
     }

@@ -51,17 +51,20 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Connections the application opens beside the serving pool: the
-    /// journal writer's, the SMS worker's writer's, the listener's. They
-    /// come out of `IVR_DB_POOL_SIZE`.
+    /// Connections the application opens beside the serving pool; they come
+    /// out of `IVR_DB_POOL_SIZE`.
     pub fn dedicated_connections(&self) -> u32 {
-        let worker = if self.sms_worker.is_some() {
-            crate::outbox::worker::FINISH_SLOTS
-        } else {
-            0
-        };
-        (crate::group_commit::JOURNAL_SLOTS + worker + crate::notifications::CONNECTIONS) as u32
+        dedicated_connections(true, self.sms_worker.is_some())
     }
+}
+
+/// Connections a process opens beside its serving pool: the journal
+/// writer's (when it serves the hook), the SMS worker's writer's (when it
+/// delivers), and the listener's.
+pub fn dedicated_connections(journal: bool, worker: bool) -> u32 {
+    let journal = if journal { crate::group_commit::JOURNAL_SLOTS } else { 0 };
+    let worker = if worker { crate::outbox::worker::FINISH_SLOTS } else { 0 };
+    (journal + worker + crate::notifications::CONNECTIONS) as u32
 }
 
 /// Everything a handler may need; one instance, shared by every worker.
