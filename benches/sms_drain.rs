@@ -16,8 +16,8 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use clap::Parser;
 use futures_util::StreamExt;
 use ivr_gateway::configuration::{Cli, Command};
-use ivr_gateway::db;
-use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::platform::db;
+use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::sync::watch;
@@ -51,7 +51,10 @@ async fn main() -> anyhow::Result<()> {
         let pool = fresh_database(&server).await?;
         let worker_args = worker_args(extra)?;
         queue(&pool, count).await?;
-        let worker = worker_args.sms.worker(pool.clone(), Default::default())?;
+        let worker = worker_args.sms.worker(
+            pool.clone(),
+            ivr_gateway::surfaces::instaply_ivr::sms::queue::counters(),
+        )?;
         let started = Instant::now();
         drain(&worker, &pool, count).await?;
         let worker_rate = count as f64 / started.elapsed().as_secs_f64();
@@ -128,10 +131,14 @@ async fn queue(pool: &PgPool, count: i64) -> anyhow::Result<()> {
 }
 
 /// Runs the worker as `serve` does until every queued SMS has ended.
-async fn drain(worker: &ivr_gateway::sms::Worker, pool: &PgPool, count: i64) -> anyhow::Result<()> {
+async fn drain(
+    worker: &ivr_gateway::surfaces::instaply_ivr::sms::Worker,
+    pool: &PgPool,
+    count: i64,
+) -> anyhow::Result<()> {
     let (stop, shutdown) = watch::channel(false);
     let running = tokio::spawn(worker.clone().run(
-        &ivr_gateway::notifications::Notifications::start(pool.clone()),
+        &ivr_gateway::platform::notifications::Notifications::start(pool.clone()),
         shutdown,
     ));
     let ended = || {
@@ -169,7 +176,7 @@ async fn database_baseline(pool: &PgPool, concurrency: usize) -> anyhow::Result<
 }
 
 async fn sink_baseline(url: &str, count: i64, concurrency: usize) -> anyhow::Result<f64> {
-    let client = ivr_gateway::sms::transport::http_client(Duration::from_secs(10));
+    let client = ivr_gateway::surfaces::instaply_ivr::sms::transport::http_client(Duration::from_secs(10));
     let body =
         r#"{"id":"00000000-0000-0000-0000-000000000000","from":"+14151234567","to":"+14151234560","body":"Welcome"}"#;
     let started = Instant::now();

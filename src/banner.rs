@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use crate::fixtures::Fixtures;
+use crate::control::fixtures::Fixtures;
 
 /// The public Instaply page's example key: documentation, not a secret, so
 /// the banner may show it (any other key stays out of the output).
@@ -38,7 +38,7 @@ fn example_call(fixtures: Option<&Fixtures>) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PhoneValidation;
+    use crate::platform::domain::PhoneValidation;
 
     #[test]
     fn the_example_fixtures_give_a_request_that_works_and_other_keys_stay_hidden() {

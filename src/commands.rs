@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -15,16 +14,15 @@ use crate::banner;
 use crate::configuration::{
     CallArgs, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs,
 };
-use crate::db;
-use crate::domain::ApiKey;
-use crate::domain::PhoneValidation;
-use crate::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
-use crate::fixtures::Fixtures;
-use crate::ivr_client::{self, CallRequest};
-use crate::notifications::Notifications;
-use crate::outbox::DeliveryCounters;
-use crate::sms::queue;
+use crate::control::fixtures::Fixtures;
+use crate::platform::db;
+use crate::platform::domain::ApiKey;
+use crate::platform::domain::PhoneValidation;
+use crate::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use crate::platform::notifications::Notifications;
 use crate::startup::{self, Application};
+use crate::surfaces::instaply_ivr::client::{self, CallRequest};
+use crate::surfaces::instaply_ivr::sms::queue;
 
 /// How long start-up waits for a database that is not reachable yet (a
 /// container still booting) before giving up.
@@ -97,9 +95,10 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     let database = Database::open(&args.database, dedicated).await?;
     let outcome = async {
         database.migrate().await?;
-        let worker = args
-            .sms
-            .worker(database.pool.clone(), Arc::new(DeliveryCounters::default()))?;
+        let worker = args.sms.worker(
+            database.pool.clone(),
+            crate::surfaces::instaply_ivr::sms::queue::counters(),
+        )?;
         let (stop, shutdown) = watch::channel(false);
         let running = tokio::spawn(worker.run(&Notifications::start(database.pool.clone()), shutdown));
         shutdown_signal().await;
@@ -141,7 +140,7 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
         to: args.to,
         context: args.context,
     };
-    let answer = ivr_client::call(&request).await?;
+    let answer = client::call(&request).await?;
     print!("{}", answer.render());
     Ok(!answer.is_error())
 }
@@ -155,7 +154,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 database.migrate().await?;
                 let key = ApiKey::generate();
                 let mut conn = database.pool.acquire().await?;
-                if !db::directory::add_api_key(&mut conn, &org, &key).await? {
+                if !crate::platform::directory::lookup::add_api_key(&mut conn, &org, &key).await? {
                     anyhow::bail!("no organization named '{org}'");
                 }
                 println!("{}", key.expose());
@@ -218,7 +217,7 @@ fn read_fixtures(path: &Path, level: PhoneValidation) -> anyhow::Result<Fixtures
 
 async fn apply_fixtures(pool: &PgPool, path: &Path, fixtures: &Fixtures) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let applied = db::fixtures::apply(&mut conn, fixtures)
+    let applied = crate::control::fixtures::storage::apply(&mut conn, fixtures)
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     tracing::info!("loaded {applied} from {}", path.display());

@@ -11,17 +11,17 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sqlx::PgPool;
 
-use crate::domain::PhoneValidation;
-use crate::hook::HookRules;
-use crate::ivr_client::CallMethod;
-use crate::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
-use crate::rate_limit::RateLimit;
-use crate::secret::Secret;
-use crate::sms::Worker;
-use crate::sms::queue::SmsOutbox;
-use crate::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
+use crate::platform::domain::PhoneValidation;
+use crate::platform::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
+use crate::platform::rate_limit::RateLimit;
+use crate::platform::secret::Secret;
+use crate::platform::telemetry::LogFormat;
 use crate::startup::{Limits, Settings};
-use crate::telemetry::LogFormat;
+use crate::surfaces::instaply_ivr::client::CallMethod;
+use crate::surfaces::instaply_ivr::hook::HookRules;
+use crate::surfaces::instaply_ivr::sms::Worker;
+use crate::surfaces::instaply_ivr::sms::queue::SmsOutbox;
+use crate::surfaces::instaply_ivr::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -366,7 +366,7 @@ impl DatabaseArgs {
     /// A DATABASE_URL, when given, is a PostgreSQL URL.
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(url) = &self.database_url {
-            crate::db::parse_url(url.expose())?;
+            crate::platform::db::parse_url(url.expose())?;
         }
         Ok(())
     }

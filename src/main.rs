@@ -29,7 +29,7 @@ fn limit_malloc_arenas() {
 
 async fn run() -> ExitCode {
     let cli = Cli::parse();
-    ivr_gateway::telemetry::init(cli.log_format);
+    ivr_gateway::platform::telemetry::init(cli.log_format);
     let outcome = match cli.command {
         Command::Serve(args) => commands::serve(args).await,
         Command::Migrate(args) => commands::migrate(args).await,

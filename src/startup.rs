@@ -19,19 +19,19 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::configuration::SmsArgs;
-use crate::directory_cache::DirectoryCache;
-use crate::domain::PhoneValidation;
-use crate::events::EventHub;
-use crate::hook::{Hook, HookRules};
-use crate::notifications::Notifications;
-use crate::outbox::DeliveryCounters;
-use crate::rate_limit::{RateLimit, RateLimiter};
-use crate::retention;
-use crate::routes;
-use crate::routes::AllowedMethods;
-use crate::routes::admin::AdminToken;
-use crate::routes::openapi::ApiDoc;
-use crate::secret::Secret;
+use crate::control::admin::AdminToken;
+use crate::control::events::EventHub;
+use crate::control::retention;
+use crate::openapi::ApiDoc;
+use crate::platform::directory::DirectoryCache;
+use crate::platform::domain::PhoneValidation;
+use crate::platform::http::AllowedMethods;
+use crate::platform::http::Database;
+use crate::platform::notifications::Notifications;
+use crate::platform::rate_limit::{RateLimit, RateLimiter};
+use crate::platform::secret::Secret;
+use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
+use crate::surfaces::instaply_ivr::routes::HookRoutes;
 
 /// What the application is built from, whatever reads it (the command line
 /// and environment for `serve`, code for the tests).
@@ -62,16 +62,22 @@ impl Settings {
 /// writer's (when it serves the hook), the SMS worker's writer's (when it
 /// delivers), and the listener's.
 pub fn dedicated_connections(journal: bool, worker: bool) -> u32 {
-    let journal = if journal { crate::group_commit::JOURNAL_SLOTS } else { 0 };
-    let worker = if worker { crate::outbox::worker::FINISH_SLOTS } else { 0 };
-    (journal + worker + crate::notifications::CONNECTIONS) as u32
+    let journal = if journal {
+        crate::surfaces::instaply_ivr::journal::JOURNAL_SLOTS
+    } else {
+        0
+    };
+    let worker = if worker {
+        crate::platform::outbox::worker::FINISH_SLOTS
+    } else {
+        0
+    };
+    (journal + worker + crate::platform::notifications::CONNECTIONS) as u32
 }
 
 /// Everything a handler may need; one instance, shared by every worker.
 pub struct AppState {
     pub pool: PgPool,
-    /// The hook, with its rate limiter and journal writer.
-    pub hook: Hook,
     /// Keys and store routes in memory; admin writes drop them.
     pub directory: Arc<DirectoryCache>,
     /// How strictly phone numbers are checked, for admin writes too.
@@ -81,8 +87,6 @@ pub struct AppState {
     /// Guards `/admin`; empty means open (loopback binds only).
     pub admin_token: AdminToken,
     pub limits: Limits,
-    /// Permits for hook requests in flight ([`Limits::max_in_flight`]).
-    pub in_flight: Semaphore,
     /// Live events, started by the first subscriber.
     pub events: OnceLock<EventHub>,
     /// The process's one LISTEN connection, shared by every part that follows a channel.
@@ -135,7 +139,7 @@ impl Application {
         let (stop_background, background_shutdown) = watch::channel(false);
         let mut background = Vec::new();
         if let Some(sms) = &settings.sms_worker {
-            let worker = sms.worker(pool.clone(), Arc::new(DeliveryCounters::default()))?;
+            let worker = sms.worker(pool.clone(), crate::surfaces::instaply_ivr::sms::queue::counters())?;
             background.push(tokio::spawn(worker.run(&notifications, background_shutdown.clone())));
         }
         background.push(tokio::spawn(retention::run(
@@ -147,16 +151,20 @@ impl Application {
         let state = AppState {
             directory: hook.directory.clone(),
             phone_validation: settings.rules.phone_validation,
-            hook,
             pool,
             db_timeout: settings.db_timeout,
             admin_token: AdminToken::new(settings.admin_token.as_ref().map(Secret::expose)),
             limits: settings.limits,
-            in_flight: Semaphore::new(settings.limits.max_in_flight),
             events: OnceLock::new(),
             notifications,
         };
-        let server = http_server(state, listener)?;
+        let hook_routes = HookRoutes {
+            hook,
+            in_flight: Semaphore::new(settings.limits.max_in_flight),
+            request_timeout: settings.limits.request_timeout,
+            db_timeout: settings.db_timeout,
+        };
+        let server = http_server(state, hook_routes, listener)?;
         Ok(Self {
             port,
             server,
@@ -186,25 +194,33 @@ impl Application {
     }
 }
 
-fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+fn http_server(state: AppState, hook_routes: HookRoutes, listener: TcpListener) -> std::io::Result<Server> {
     let max_connections = state.limits.max_connections;
+    let database = web::Data::new(Database {
+        pool: state.pool.clone(),
+        timeout: state.db_timeout,
+    });
     let state = web::Data::new(state);
-    crate::metrics::handle();
+    let hook_routes = web::Data::new(hook_routes);
+    crate::platform::metrics::handle();
+    crate::surfaces::instaply_ivr::metrics::register();
     let app = move || {
         let (app, openapi) = App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
-            .configure(routes::ivr::configure)
-            .configure(routes::admin::configure)
-            .configure(routes::health::configure)
-            .configure(routes::metrics::configure)
+            .app_data(hook_routes.clone())
+            .app_data(database.clone())
+            .configure(crate::surfaces::instaply_ivr::routes::configure)
+            .configure(crate::control::admin::configure)
+            .configure(crate::platform::http::health::configure)
+            .configure(crate::control::metrics::configure)
             .split_for_parts();
         let allowed = web::Data::new(AllowedMethods::from_openapi(&openapi));
         app.app_data(allowed)
-            .wrap(from_fn(crate::telemetry::access_log))
+            .wrap(from_fn(crate::platform::telemetry::access_log))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi))
-            .default_service(web::to(routes::fallback))
+            .default_service(web::to(crate::platform::http::fallback))
     };
     // actix-web's HttpServer, assembled from its parts so that requests its
     // HTTP parser rejects (they never reach the access-log middleware) get an
@@ -222,7 +238,7 @@ fn http_server(state: AppState, listener: TcpListener) -> std::io::Result<Server
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .finish(map_config(app(), |_| AppConfig::default()))
                 .tcp()
-                .map_err(crate::telemetry::log_rejected_connection)
+                .map_err(crate::platform::telemetry::log_rejected_connection)
         })?
         .run())
 }

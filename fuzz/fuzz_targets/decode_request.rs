@@ -4,9 +4,10 @@
 //! Nothing may panic, and whatever validation accepts must be well-formed.
 #![no_main]
 
-use ivr_gateway::domain::{IvrRequest, PhoneNumber, PhoneValidation};
-use ivr_gateway::fixtures::Fixtures;
-use ivr_gateway::routes::ivr::decode;
+use ivr_gateway::platform::domain::{PhoneNumber, PhoneValidation};
+use ivr_gateway::surfaces::instaply_ivr::domain::IvrRequest;
+use ivr_gateway::control::fixtures::Fixtures;
+use ivr_gateway::surfaces::instaply_ivr::routes::decode;
 use libfuzzer_sys::fuzz_target;
 
 const CONTENT_TYPES: [Option<&[u8]>; 5] = [

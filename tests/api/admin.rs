@@ -315,7 +315,7 @@ async fn with_a_token_every_admin_route_needs_it() {
 
 #[tokio::test]
 async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
-    use ivr_gateway::db::calls::Outcome;
+    use ivr_gateway::surfaces::instaply_ivr::journal::Outcome;
     let app = spawn_app().await;
     let pattern = documented_pattern(&app, "/admin/calls", "outcome").await;
     assert_eq!(pattern, format!("^({})?$", Outcome::NAMES.join("|")));
@@ -344,7 +344,7 @@ async fn every_outcome_is_journaled_filterable_and_in_the_documented_pattern() {
 
 #[tokio::test]
 async fn every_sms_status_is_stored_filterable_and_in_the_documented_pattern() {
-    use ivr_gateway::sms::queue::SmsStatus;
+    use ivr_gateway::surfaces::instaply_ivr::sms::queue::SmsStatus;
     let app = spawn_app().await;
     let pattern = documented_pattern(&app, "/admin/sms", "status").await;
     assert_eq!(pattern, format!("^({})?$", SmsStatus::NAMES.join("|")));

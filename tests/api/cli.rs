@@ -3,7 +3,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::*;
@@ -159,7 +159,7 @@ async fn seed_refuses_a_bad_file_naming_the_line_and_applies_nothing() {
         file.display()
     );
     assert!(stderr.contains(&expected), "{stderr}");
-    let pool = ivr_gateway::db::connect_with(database, 1, Duration::from_secs(5));
+    let pool = ivr_gateway::platform::db::connect_with(database, 1, Duration::from_secs(5));
     let organizations: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
         .fetch_one(&pool)
         .await
@@ -187,7 +187,7 @@ async fn seed_loads_the_example_file_and_migrate_is_idempotent() {
         .status()
         .unwrap();
     assert!(status.success());
-    let pool = ivr_gateway::db::connect_with(database, 1, Duration::from_secs(5));
+    let pool = ivr_gateway::platform::db::connect_with(database, 1, Duration::from_secs(5));
     let stores: Vec<String> = sqlx::query_scalar("SELECT name FROM stores ORDER BY name")
         .fetch_all(&pool)
         .await
@@ -504,7 +504,7 @@ async fn a_signal_lets_the_request_in_flight_finish(signal: i32) {
     let client = reqwest::Client::new();
     wait_ready(&client, &base, &mut served.0).await;
     // Hold the cool-down row the call needs, so the call is in flight on SIGTERM.
-    let pool = ivr_gateway::db::connect_with(database, 2, Duration::from_secs(5));
+    let pool = ivr_gateway::platform::db::connect_with(database, 2, Duration::from_secs(5));
     let mut blocker = pool.begin().await.unwrap();
     sqlx::query(
         "INSERT INTO welcome_cooldowns (store_id, caller, sent_at)

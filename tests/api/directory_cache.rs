@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ivr_gateway::db;
-use ivr_gateway::directory_cache::DirectoryCache;
-use ivr_gateway::domain::{ApiKey, PhoneNumber, PhoneValidation};
-use ivr_gateway::notifications::Notifications;
+use ivr_gateway::platform::db;
+use ivr_gateway::platform::directory::DirectoryCache;
+use ivr_gateway::platform::domain::{ApiKey, PhoneNumber, PhoneValidation};
+use ivr_gateway::platform::notifications::Notifications;
 
 use crate::helpers::*;
 
@@ -70,7 +70,7 @@ async fn unknown_keys_are_remembered_as_unknown_until_a_key_is_added() {
     assert!(cache.key_owner(&key.hash()).await.unwrap().is_none());
     let mut conn = app.pool.acquire().await.unwrap();
     assert!(
-        db::directory::add_api_key(&mut conn, "Globex Paris", &key)
+        ivr_gateway::platform::directory::lookup::add_api_key(&mut conn, "Globex Paris", &key)
             .await
             .unwrap()
     );

@@ -1,6 +1,6 @@
 //! The launcher behind the embedded default, on its own.
 
-use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use sqlx::{Connection, PgConnection};
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! docs/ivr-hook.md §6: loading is idempotent, and a bad document changes nothing.
 
-use ivr_gateway::db::fixtures::{ApplyError, apply};
-use ivr_gateway::domain::PhoneValidation;
-use ivr_gateway::fixtures::Fixtures;
+use ivr_gateway::control::fixtures::Fixtures;
+use ivr_gateway::control::fixtures::storage::{ApplyError, apply};
+use ivr_gateway::platform::domain::PhoneValidation;
 
 use crate::helpers::*;
 

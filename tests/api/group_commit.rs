@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use ivr_gateway::db::calls::{self, NewCall, NewWelcome, Outcome, SmsSkipped};
-use ivr_gateway::domain::{PhoneNumber, PhoneValidation};
-use ivr_gateway::group_commit::{CallWriter, JournalCalls};
+use ivr_gateway::platform::domain::{PhoneNumber, PhoneValidation};
+use ivr_gateway::surfaces::instaply_ivr::journal::{self, NewCall, NewWelcome, Outcome, SmsSkipped};
+use ivr_gateway::surfaces::instaply_ivr::journal::{CallWriter, JournalCalls};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -53,10 +53,10 @@ fn refused() -> NewCall {
     }
 }
 
-async fn write(app: &TestApp, batch: &[NewCall], cooldown: Duration) -> Vec<calls::WelcomeOutcome> {
+async fn write(app: &TestApp, batch: &[NewCall], cooldown: Duration) -> Vec<journal::WelcomeOutcome> {
     let batch: Vec<&NewCall> = batch.iter().collect();
     let mut tx = app.pool.begin().await.unwrap();
-    let outcomes = calls::record_batch(&mut tx, &batch, cooldown).await.unwrap();
+    let outcomes = journal::record_batch(&mut tx, &batch, cooldown).await.unwrap();
     tx.commit().await.unwrap();
     outcomes
 }

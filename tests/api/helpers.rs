@@ -12,18 +12,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use ivr_gateway::configuration::{Cli, Command, SmsArgs};
-use ivr_gateway::db;
-use ivr_gateway::domain::PhoneValidation;
-use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
-use ivr_gateway::fixtures::Fixtures;
-use ivr_gateway::hook::HookRules;
-use ivr_gateway::outbox::{RetryPolicy, WorkerSettings};
-use ivr_gateway::rate_limit::RateLimit;
-use ivr_gateway::secret::Secret;
-use ivr_gateway::sms::Worker;
-use ivr_gateway::sms::queue::SmsOutbox;
-use ivr_gateway::sms::transport::Transport;
+use ivr_gateway::control::fixtures::Fixtures;
+use ivr_gateway::platform::db;
+use ivr_gateway::platform::domain::PhoneValidation;
+use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::platform::outbox::{RetryPolicy, WorkerSettings};
+use ivr_gateway::platform::rate_limit::RateLimit;
+use ivr_gateway::platform::secret::Secret;
 use ivr_gateway::startup::{Application, Limits, Settings};
+use ivr_gateway::surfaces::instaply_ivr::hook::HookRules;
+use ivr_gateway::surfaces::instaply_ivr::sms::Worker;
+use ivr_gateway::surfaces::instaply_ivr::sms::queue::SmsOutbox;
+use ivr_gateway::surfaces::instaply_ivr::sms::transport::Transport;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{Mutex, OnceCell};
@@ -238,13 +238,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(settings: TestSettings) -> TestApp {
     // Logs only on request: RUST_LOG=info cargo test … shows the access log.
     if std::env::var_os("RUST_LOG").is_some() {
-        ivr_gateway::telemetry::init(Default::default());
+        ivr_gateway::platform::telemetry::init(Default::default());
     }
     let database = fresh_database().await;
     let pool = db::connect_with(database.clone(), 16, Duration::from_secs(10));
     if let Some(fixtures) = settings.fixtures {
         let fixtures = Fixtures::from_toml(fixtures, settings.rules.phone_validation).expect("valid test fixtures");
-        db::fixtures::apply(&mut pool.acquire().await.unwrap(), &fixtures)
+        ivr_gateway::control::fixtures::storage::apply(&mut pool.acquire().await.unwrap(), &fixtures)
             .await
             .unwrap();
     }
@@ -446,7 +446,7 @@ pub fn capture_worker(app: &TestApp, retry_delay: Duration) -> Worker {
         Transport::Capture,
         policy,
         settings,
-        Default::default(),
+        ivr_gateway::surfaces::instaply_ivr::sms::queue::counters(),
     )
 }
 

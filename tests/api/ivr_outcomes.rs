@@ -156,7 +156,7 @@ async fn unknown_paths_answer_json_404() {
 
 #[tokio::test]
 async fn a_key_over_its_rate_limit_gets_429_with_retry_after_and_is_journaled() {
-    let rate_limit = ivr_gateway::rate_limit::RateLimit {
+    let rate_limit = ivr_gateway::platform::rate_limit::RateLimit {
         per_second: 0.5,
         burst: 3,
     };

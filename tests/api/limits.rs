@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use ivr_gateway::group_commit::JOURNAL_SLOTS;
 use ivr_gateway::startup::Limits;
+use ivr_gateway::surfaces::instaply_ivr::journal::JOURNAL_SLOTS;
 
 use crate::helpers::*;
 

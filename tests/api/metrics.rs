@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ivr_gateway::sms::transport::{MAGIC_INVALID_NUMBER, MAGIC_TRANSIENT_TWICE};
+use ivr_gateway::surfaces::instaply_ivr::sms::transport::{MAGIC_INVALID_NUMBER, MAGIC_TRANSIENT_TWICE};
 use tokio::sync::watch;
 
 use crate::helpers::*;
@@ -92,18 +92,20 @@ async fn metrics_expose_requests_latency_calls_sms_queue_pool_and_build() {
 
 #[tokio::test]
 async fn every_series_is_described_and_shown_before_anything_happens() {
-    use ivr_gateway::metrics::{Kind, SERIES};
+    use ivr_gateway::platform::metrics::{self, Kind};
+    use ivr_gateway::surfaces::instaply_ivr;
     let app = spawn_app().await;
     // HTTP series are labelled by route and status, known once a request has
     // been answered; everything else is there from the start.
     app.request(reqwest::Method::GET, "/healthz").await;
     let text = app.request(reqwest::Method::GET, "/metrics").await.body;
-    for (name, kind, help) in SERIES {
+    for series in metrics::SERIES.iter().chain(instaply_ivr::metrics::SERIES) {
+        let (name, help) = (series.name, series.help);
         assert!(
             text.contains(&format!("# HELP {name} {help}\n")),
             "no HELP for {name}:\n{text}"
         );
-        let kind = match kind {
+        let kind = match series.kind {
             Kind::Counter => "counter",
             Kind::Gauge => "gauge",
             Kind::Histogram => "histogram",

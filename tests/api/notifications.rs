@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ivr_gateway::db;
-use ivr_gateway::notifications::{Notice, Notifications, Subscription};
+use ivr_gateway::platform::db;
+use ivr_gateway::platform::notifications::{Notice, Notifications, Subscription};
 
 use crate::helpers::*;
 

@@ -4,16 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use ivr_gateway::db;
-use ivr_gateway::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
-use ivr_gateway::outbox::{AttemptLog, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
-use ivr_gateway::sms::Worker;
-use ivr_gateway::sms::queue::{self, SmsOutbox};
-use ivr_gateway::sms::transport::{self, Transport, WebhookTransport};
+use ivr_gateway::platform::db;
+use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::platform::outbox::{AttemptLog, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
+use ivr_gateway::surfaces::instaply_ivr::sms::Worker;
+use ivr_gateway::surfaces::instaply_ivr::sms::queue::{self, SmsOutbox};
+use ivr_gateway::surfaces::instaply_ivr::sms::transport::{self, Transport, WebhookTransport};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
-use ivr_gateway::notifications::Notifications;
+use ivr_gateway::platform::notifications::Notifications;
 
 use crate::helpers::*;
 use crate::sink::{Reply, Sink};
@@ -74,7 +74,14 @@ fn webhook_worker(pool: PgPool, sink: &Sink, lease: Duration) -> Worker {
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_secs(1),
     };
-    Worker::new(pool, SmsOutbox, transport, policy, settings, Default::default())
+    Worker::new(
+        pool,
+        SmsOutbox,
+        transport,
+        policy,
+        settings,
+        ivr_gateway::surfaces::instaply_ivr::sms::queue::counters(),
+    )
 }
 
 #[tokio::test]

@@ -6,14 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use ivr_gateway::outbox::{AttemptLog, DeliveryCounters, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
-use ivr_gateway::sms::Worker;
-use ivr_gateway::sms::queue::{self, SmsOutbox};
-use ivr_gateway::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
+use ivr_gateway::platform::outbox::{AttemptLog, EndedAttempt, Finish, RetryPolicy, WorkerSettings};
+use ivr_gateway::surfaces::instaply_ivr::sms::Worker;
+use ivr_gateway::surfaces::instaply_ivr::sms::queue::{self, SmsOutbox};
+use ivr_gateway::surfaces::instaply_ivr::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use ivr_gateway::notifications::Notifications;
+use ivr_gateway::platform::notifications::Notifications;
 
 use crate::helpers::*;
 use crate::sink::{Reply, Sink};
@@ -39,7 +39,7 @@ fn worker(app: &TestApp, transport: Transport) -> Worker {
         transport,
         FAST_RETRIES,
         SETTINGS,
-        Default::default(),
+        ivr_gateway::surfaces::instaply_ivr::sms::queue::counters(),
     )
 }
 
@@ -531,7 +531,7 @@ async fn shutdown_finishes_deliveries_in_flight_and_releases_the_rest() {
         concurrency: 2,
         ..SETTINGS
     };
-    let counters = std::sync::Arc::new(DeliveryCounters::default());
+    let counters = ivr_gateway::surfaces::instaply_ivr::sms::queue::counters();
     let worker = Worker::new(
         app.pool.clone(),
         SmsOutbox,
@@ -580,7 +580,7 @@ async fn the_worker_wakes_on_notify_without_waiting_for_its_poll() {
         webhook(&sink),
         FAST_RETRIES,
         settings,
-        Default::default(),
+        ivr_gateway::surfaces::instaply_ivr::sms::queue::counters(),
     );
     let (stop, shutdown) = watch::channel(false);
     let running = tokio::spawn(worker.run(&Notifications::start(app.pool.clone()), shutdown));

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ivr_gateway::domain::PhoneValidation;
-use ivr_gateway::hook::HookRules;
+use ivr_gateway::platform::domain::PhoneValidation;
+use ivr_gateway::surfaces::instaply_ivr::hook::HookRules;
 
 use crate::helpers::*;
 

@@ -1,0 +1,53 @@
+//! The OpenAPI 3.1 document (`/openapi.json`), generated from the handlers'
+//! `#[utoipa::path]` annotations, and the schemas they share.
+
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Server};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::platform::domain::FieldErrors;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ivr-gateway",
+        description = "The Instaply IVR hook (`/v1/ivr`), and the inspection API that makes the gateway a test double."
+    ),
+    tags(
+        (name = "hook", description = "What IVR platforms call while a caller is on the line"),
+        (name = "inspection", description = "What the gateway recorded, for tests that use it as a double"),
+        (name = "administration", description = "Organizations, API keys, stores, business numbers, opt-outs"),
+        (name = "health", description = "Liveness and readiness"),
+    ),
+    modifiers(&AdminBearer)
+)]
+pub struct ApiDoc;
+
+/// `Authorization: Bearer <IVR_ADMIN_TOKEN>` on `/admin`.
+struct AdminBearer;
+
+impl Modify for AdminBearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("IVR_ADMIN_TOKEN"))
+            .build();
+        components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        openapi.servers = Some(vec![Server::new("/")]);
+    }
+}
+
+/// Error bodies: an object mapping each bad field (or `body`, `service`,
+/// `query`…) to one human sentence.
+impl PartialSchema for FieldErrors {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some("Each bad field mapped to one sentence"))
+            .into()
+    }
+}
+
+impl ToSchema for FieldErrors {}

@@ -1,0 +1,5 @@
+//! The external systems the gateway emulates, one module each. A surface
+//! depends on the platform, never on another surface.
+
+/// The Instaply IVR hook (`/v1/ivr`) and the welcome SMS it queues.
+pub mod instaply_ivr;
