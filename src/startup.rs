@@ -3,15 +3,18 @@
 //! `serve` and the tests build it the same way, here and only here.
 
 use std::net::TcpListener;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use actix_http::Protocol;
 use actix_http::{HttpService, KeepAlive};
-use actix_service::{ServiceFactoryExt, map_config};
+use actix_service::{Service, ServiceFactoryExt, apply_fn_factory, map_config};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use sqlx::PgPool;
+use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use utoipa::OpenApi;
@@ -27,6 +30,7 @@ use crate::platform::directory::DirectoryCache;
 use crate::platform::domain::PhoneValidation;
 use crate::platform::http::AllowedMethods;
 use crate::platform::http::Database;
+use crate::platform::http::long_uri::LongUriWatch;
 use crate::platform::notifications::Notifications;
 use crate::platform::rate_limit::{RateLimit, RateLimiter};
 use crate::platform::secret::Secret;
@@ -232,13 +236,28 @@ fn http_server(state: AppState, hook_routes: HookRoutes, listener: TcpListener) 
         // itself so that Ctrl-C drains requests like SIGTERM does.
         .disable_signals()
         .listen("ivr-gateway", listener, move || {
-            HttpService::build()
+            let http = HttpService::build()
                 .keep_alive(KeepAlive::default())
                 .client_request_timeout(Duration::from_secs(5))
                 .client_disconnect_timeout(Duration::from_secs(1))
-                .finish(map_config(app(), |_| AppConfig::default()))
-                .tcp()
-                .map_err(crate::platform::telemetry::log_rejected_connection)
+                .finish(map_config(app(), |_| AppConfig::default()));
+            // What `.tcp()` does, with each connection watched for request
+            // lines too long for the parser (they get the JSON 414).
+            apply_fn_factory(http, |io: TcpStream, http: &_| {
+                let peer = io.peer_addr().ok();
+                let watch = LongUriWatch::new(io);
+                let replaced = watch.replaced();
+                let served = Service::call(http, (watch, Protocol::Http1, peer));
+                async move {
+                    let served = served.await;
+                    if replaced.load(Ordering::Relaxed) {
+                        crate::platform::telemetry::log_unparsed(414, "request line too long");
+                        return Ok(());
+                    }
+                    served
+                }
+            })
+            .map_err(crate::platform::telemetry::log_rejected_connection)
         })?
         .run())
 }

@@ -92,6 +92,11 @@ pub fn log_rejected_connection(error: DispatchError) {
         DispatchError::SlowRequestTimeout => (408, "request head not received in time"),
         _ => return tracing::debug!(%error, "connection ended with an error"),
     };
+    log_unparsed(status, reason);
+}
+
+/// An access line for a request answered before it was parsed.
+pub fn log_unparsed(status: u16, reason: &str) {
     let request_id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("request", request_id = %request_id, method = "-", target = "-");
     span.in_scope(|| tracing::info!(target: "access", status, rejected = reason));

@@ -242,3 +242,51 @@ async fn a_query_string_over_8_kib_is_a_json_414_and_8_kib_is_read() {
     app.get(&over).await.assert_json(414, too_long);
     app.post(&over, JSON, "{}").await.assert_json(414, too_long);
 }
+
+/// Sends `request` on a raw connection and reads the answer until the
+/// server closes it: reqwest would refuse such a URI before sending it.
+async fn raw_exchange(app: &TestApp, request: Vec<u8>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before the whole request is written.
+    let _ = stream.write_all(&request).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer));
+    read.await.expect("the server answers and closes").ok();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_query_string_too_long_for_the_http_parser_is_the_same_json_414() {
+    let app = spawn_app().await;
+    let too_long = r#"{"query":"Query string over 8192 bytes"}"#;
+    // 64 KiB is past what the parser holds (a bare 400), 200 KiB past its
+    // head buffer (a 431): both are the contract's 414, on GET and POST.
+    for size in [64 * 1024, 200 * 1024] {
+        for method in ["GET", "POST"] {
+            let request = format!(
+                "{method} /v1/ivr?key={ACME_KEY}&pad={} HTTP/1.1\r\nhost: localhost\r\ncontent-length: 0\r\n\r\n",
+                "x".repeat(size)
+            );
+            let answer = raw_exchange(&app, request.into_bytes()).await;
+            assert!(
+                answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
+                "{method} {size}: {answer:.200}"
+            );
+            assert!(answer.contains("\r\ncontent-type: application/json\r\n"), "{answer}");
+            assert!(answer.ends_with(&format!("\r\n\r\n{too_long}")), "{answer}");
+        }
+    }
+    // A header too long for the parser keeps the parser's own answer.
+    let request = format!(
+        "GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-pad: {}\r\n\r\n",
+        "y".repeat(200 * 1024)
+    );
+    let answer = raw_exchange(&app, request.into_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:.200}");
+    // The server goes on answering.
+    app.get(&format!("key={ACME_KEY}&from=%2B14151234560&to=%2B14151234567"))
+        .await
+        .assert_twiml(DIAL_ACME_SF);
+}

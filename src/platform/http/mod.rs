@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod health;
+pub mod long_uri;
 
 use std::time::Duration;
 

@@ -15,9 +15,8 @@ pub use decode::MAX_BODY_BYTES;
 
 /// Longest query string read. A hook request's fields take a few hundred
 /// bytes and Twilio's signed parameters a few KiB; longer is refused with a
-/// 414 rather than decoded. (Past 64 KiB actix-web's parser refuses the
-/// request line itself, with a bare 400.)
-pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+/// 414 rather than decoded (past 64 KiB, by the connection's watch).
+pub use crate::platform::http::long_uri::MAX_QUERY_BYTES;
 
 use crate::platform::domain::FieldErrors;
 use crate::platform::twilio_signature::SignedRequest;
