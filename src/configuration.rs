@@ -22,6 +22,7 @@ use crate::surfaces::instaply_ivr::hook::HookRules;
 use crate::surfaces::instaply_ivr::sms::Worker;
 use crate::surfaces::instaply_ivr::sms::queue::SmsOutbox;
 use crate::surfaces::instaply_ivr::sms::transport::{self, Transport, TwilioTransport, WebhookTransport};
+use crate::surfaces::instaply_messaging::DeliverySettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -241,13 +242,83 @@ pub struct SmsArgs {
     /// How long deliveries in flight may finish after SIGTERM.
     #[arg(long, env = "IVR_SMS_SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub sms_shutdown_grace: Duration,
+    /// The messaging side's event deliveries, drained beside the SMS.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Webhook and legacy-hook deliveries of the messaging side.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Time limit of one delivery.
+    #[arg(long, env = "IVR_WEBHOOK_HTTP_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_http_timeout: Duration,
+    /// Attempts in all before a delivery is `failed`.
+    #[arg(long, env = "IVR_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_max_attempts: u32,
+    /// Delay before the second attempt; doubles each time, with jitter.
+    #[arg(long, env = "IVR_WEBHOOK_RETRY_BASE", default_value = "2s", value_parser = parse_duration)]
+    pub webhook_retry_base: Duration,
+    /// Longest delay between two attempts.
+    #[arg(long, env = "IVR_WEBHOOK_RETRY_CAP", default_value = "10m", value_parser = parse_duration)]
+    pub webhook_retry_cap: Duration,
+    /// How long a claimed delivery stays exclusive to its worker.
+    #[arg(long, env = "IVR_WEBHOOK_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub webhook_lease: Duration,
+    /// Deliveries claimed per batch.
+    #[arg(long, env = "IVR_WEBHOOK_BATCH", default_value_t = 128, value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub webhook_batch: i64,
+    /// Deliveries in flight at once, per worker.
+    #[arg(long, env = "IVR_WEBHOOK_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub webhook_concurrency: u32,
+    /// How often an idle worker looks for due deliveries when no notification comes.
+    #[arg(long, env = "IVR_WEBHOOK_POLL_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub webhook_poll_interval: Duration,
+}
+
+impl WebhookArgs {
+    /// The settings, refusing a lease that a slow batch could outlive.
+    pub fn settings(&self, shutdown_grace: Duration) -> anyhow::Result<DeliverySettings> {
+        anyhow::ensure!(
+            self.webhook_lease > self.webhook_http_timeout,
+            "IVR_WEBHOOK_LEASE ({:?}) must be longer than IVR_WEBHOOK_HTTP_TIMEOUT ({:?}), or a slow delivery would be sent twice",
+            self.webhook_lease,
+            self.webhook_http_timeout
+        );
+        // As for the SMS: the last of a batch must start within its lease.
+        let waves = (self.webhook_lease.as_secs_f64() / self.webhook_http_timeout.as_secs_f64()).floor() as i64 - 1;
+        let batch = self
+            .webhook_batch
+            .min((i64::from(self.webhook_concurrency) * waves).max(1));
+        Ok(DeliverySettings {
+            http_timeout: self.webhook_http_timeout,
+            retry: RetryPolicy {
+                base: self.webhook_retry_base,
+                cap: self.webhook_retry_cap,
+                max_attempts: self.webhook_max_attempts,
+            },
+            worker: WorkerSettings {
+                batch_size: batch,
+                concurrency: self.webhook_concurrency as usize,
+                lease: self.webhook_lease,
+                poll_interval: self.webhook_poll_interval,
+                shutdown_grace,
+            },
+        })
+    }
 }
 
 impl SmsArgs {
     /// The delivery settings hold together: a lease that outlives a delivery,
     /// and what the chosen transport needs.
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.checked_transport().map(drop)
+        self.checked_transport()?;
+        self.delivery_settings().map(drop)
+    }
+
+    /// The messaging side's event deliveries, run beside the SMS.
+    pub fn delivery_settings(&self) -> anyhow::Result<DeliverySettings> {
+        self.webhooks.settings(self.sms_shutdown_grace)
     }
 
     /// The chosen transport, once the lease is known to outlive a delivery.

@@ -2,7 +2,7 @@
 //! `#[utoipa::path]` annotations, and the schemas they share.
 
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Server};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -12,19 +12,22 @@ use crate::platform::domain::FieldErrors;
 #[openapi(
     info(
         title = "ivr-gateway",
-        description = "The Instaply IVR hook (`/v1/ivr`), and the inspection API that makes the gateway a test double."
+        description = "The Instaply IVR hook (`/v1/ivr`), the Instaply messaging side (Bot API, webhooks), and the inspection API that makes the gateway a test double."
     ),
     tags(
         (name = "hook", description = "What IVR platforms call while a caller is on the line"),
         (name = "inspection", description = "What the gateway recorded, for tests that use it as a double"),
         (name = "administration", description = "Organizations, API keys, stores, business numbers, opt-outs"),
+        (name = "bot api", description = "Instaply's Bot API: messages, thread status and details, templates, profiles (header `token`)"),
+        (name = "webhooks", description = "Instaply's webhooks: where message and transfer events are POSTed"),
+        (name = "messaging admin", description = "Playing the customer; threads and event deliveries as recorded"),
         (name = "health", description = "Liveness and readiness"),
     ),
     modifiers(&AdminBearer)
 )]
 pub struct ApiDoc;
 
-/// `Authorization: Bearer <IVR_ADMIN_TOKEN>` on `/admin`.
+/// `Authorization: Bearer <IVR_ADMIN_TOKEN>` on `/admin`; `token: …` on the Bot API.
 struct AdminBearer;
 
 impl Modify for AdminBearer {
@@ -35,6 +38,13 @@ impl Modify for AdminBearer {
             .description(Some("IVR_ADMIN_TOKEN"))
             .build();
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        components.add_security_scheme(
+            "bot_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "token",
+                "A Bot API user's token",
+            ))),
+        );
         openapi.servers = Some(vec![Server::new("/")]);
     }
 }

@@ -36,6 +36,7 @@ use crate::platform::rate_limit::{RateLimit, RateLimiter};
 use crate::platform::secret::Secret;
 use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
+use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
 
 /// What the application is built from, whatever reads it (the command line
 /// and environment for `serve`, code for the tests).
@@ -72,7 +73,8 @@ pub fn dedicated_connections(journal: bool, worker: bool) -> u32 {
         0
     };
     let worker = if worker {
-        crate::platform::outbox::worker::FINISH_SLOTS
+        // The SMS worker's writer and the event deliveries' worker's.
+        2 * crate::platform::outbox::worker::FINISH_SLOTS
     } else {
         0
     };
@@ -145,13 +147,30 @@ impl Application {
         if let Some(sms) = &settings.sms_worker {
             let worker = sms.worker(pool.clone(), crate::surfaces::instaply_ivr::sms::queue::counters())?;
             background.push(tokio::spawn(worker.run(&notifications, background_shutdown.clone())));
+            let deliveries = instaply_messaging::worker(
+                pool.clone(),
+                &sms.delivery_settings()?,
+                instaply_messaging::metrics::counters(),
+            );
+            background.push(tokio::spawn(
+                deliveries.run(&notifications, background_shutdown.clone()),
+            ));
         }
+        background.push(tokio::spawn(instaply_messaging::mirror::run(
+            pool.clone(),
+            &notifications,
+            background_shutdown.clone(),
+        )));
         background.push(tokio::spawn(retention::run(
             pool.clone(),
             settings.retention,
             settings.rules.welcome_cooldown,
             background_shutdown,
         )));
+        let messaging_routes = MessagingRoutes {
+            pool: pool.clone(),
+            db_timeout: settings.db_timeout,
+        };
         let state = AppState {
             directory: hook.directory.clone(),
             phone_validation: settings.rules.phone_validation,
@@ -168,7 +187,7 @@ impl Application {
             request_timeout: settings.limits.request_timeout,
             db_timeout: settings.db_timeout,
         };
-        let server = http_server(state, hook_routes, listener)?;
+        let server = http_server(state, hook_routes, messaging_routes, listener)?;
         Ok(Self {
             port,
             server,
@@ -198,7 +217,12 @@ impl Application {
     }
 }
 
-fn http_server(state: AppState, hook_routes: HookRoutes, listener: TcpListener) -> std::io::Result<Server> {
+fn http_server(
+    state: AppState,
+    hook_routes: HookRoutes,
+    messaging_routes: MessagingRoutes,
+    listener: TcpListener,
+) -> std::io::Result<Server> {
     let max_connections = state.limits.max_connections;
     let database = web::Data::new(Database {
         pool: state.pool.clone(),
@@ -206,16 +230,20 @@ fn http_server(state: AppState, hook_routes: HookRoutes, listener: TcpListener) 
     });
     let state = web::Data::new(state);
     let hook_routes = web::Data::new(hook_routes);
+    let messaging_routes = web::Data::new(messaging_routes);
     crate::platform::metrics::handle();
     crate::surfaces::instaply_ivr::metrics::register();
+    instaply_messaging::metrics::register();
     let app = move || {
         let (app, openapi) = App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
             .app_data(hook_routes.clone())
+            .app_data(messaging_routes.clone())
             .app_data(database.clone())
             .configure(crate::surfaces::instaply_ivr::routes::configure)
+            .configure(instaply_messaging::routes::configure)
             .configure(crate::control::admin::configure)
             .configure(crate::platform::http::health::configure)
             .configure(crate::control::metrics::configure)

@@ -1,5 +1,5 @@
 //! Live events (`GET /admin/events`): new calls, new SMS and SMS status
-//! changes, read from `NOTIFY ivr_events` so that every replica sees every
+//! changes, new thread messages and event deliveries' changes, read from `NOTIFY ivr_events` so that every replica sees every
 //! event, and fanned out to this process's subscribers.
 //!
 //! One hub per process, started by the first subscriber, following the
@@ -17,13 +17,14 @@ use crate::platform::notifications::{Notice, Notifications, Subscription};
 
 use crate::control::inspection;
 use crate::surfaces::instaply_ivr::sms::queue::SmsStatus;
+use crate::surfaces::instaply_messaging::storage::inspection as messaging;
 
 /// Sent by statement triggers on `calls` and `sms_outbox`.
 pub const CHANNEL: &str = "ivr_events";
 /// Frames a slow subscriber may fall behind by before it is told it missed some.
 const BACKLOG: usize = 1024;
 
-/// An SSE frame: `event: call|sms`, `data: <the item as the admin API lists it>`.
+/// An SSE frame: `event: call|sms|message|delivery`, `data: <the item as the admin API lists it>`.
 pub type Frame = Arc<str>;
 
 pub struct EventHub {
@@ -39,6 +40,13 @@ enum Changed {
     /// SMS queued, or whose status changed, in one statement, with the
     /// status the change gave them (the row may have moved on since).
     Sms {
+        ids: Vec<uuid::Uuid>,
+        status: Option<String>,
+    },
+    /// Messages written to customer threads by one statement.
+    Message { ids: Vec<i64> },
+    /// Event deliveries queued, or whose status changed.
+    Delivery {
         ids: Vec<uuid::Uuid>,
         status: Option<String>,
     },
@@ -118,6 +126,23 @@ async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
                         }
                     }
                     rendered.extend(frame("sms", &sms));
+                }
+            }
+        }
+        Ok(Changed::Message { ids }) => {
+            for id in ids {
+                if let Ok(Some(message)) = messaging::message(pool, id).await {
+                    rendered.extend(frame("message", &message));
+                }
+            }
+        }
+        Ok(Changed::Delivery { ids, status }) => {
+            for id in ids {
+                if let Ok(Some(mut delivery)) = messaging::delivery(pool, id).await {
+                    if let Some(status) = &status {
+                        delivery.status.clone_from(status);
+                    }
+                    rendered.extend(frame("delivery", &delivery));
                 }
             }
         }

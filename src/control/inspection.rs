@@ -220,9 +220,12 @@ fn page_end<T>(items: &mut Vec<T>, limit: i64) -> Option<&T> {
 /// Empties the journal and the outbox (and what derives from them: attempts,
 /// cool-downs); organizations, keys, stores and opt-outs stay.
 pub async fn reset(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query!("TRUNCATE calls, sms_attempts, sms_outbox, welcome_cooldowns")
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "TRUNCATE calls, sms_attempts, sms_outbox, welcome_cooldowns, welcome_mirror_queue,
+                  webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers"
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -3,3 +3,5 @@
 
 /// The Instaply IVR hook (`/v1/ivr`) and the welcome SMS it queues.
 pub mod instaply_ivr;
+/// The Instaply messaging side: threads, the Bot API, webhooks.
+pub mod instaply_messaging;

@@ -14,6 +14,17 @@ async fn next_frames(
     buffer: &mut String,
     count: usize,
 ) -> Vec<(String, Value)> {
+    next_frames_of(body, buffer, count, &["call", "sms"]).await
+}
+
+/// The next `count` frames whose event is one of `kinds`; others are skipped
+/// (the messaging side's frames interleave with calls and SMS).
+pub async fn next_frames_of(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin),
+    buffer: &mut String,
+    count: usize,
+    kinds: &[&str],
+) -> Vec<(String, Value)> {
     let mut frames = Vec::new();
     while frames.len() < count {
         if let Some(end) = buffer.find("\n\n") {
@@ -27,7 +38,9 @@ async fn next_frames(
                     data = Some(serde_json::from_str(json).unwrap());
                 }
             }
-            if let (Some(event), Some(data)) = (event, data) {
+            if let (Some(event), Some(data)) = (event, data)
+                && kinds.contains(&event.as_str())
+            {
                 frames.push((event, data));
             }
             continue;
@@ -41,7 +54,7 @@ async fn next_frames(
 }
 
 /// Subscribes to `/admin/events`: the body stream and its read buffer.
-async fn subscribe(
+pub async fn subscribe(
     app: &TestApp,
 ) -> (
     impl futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>> + Unpin,

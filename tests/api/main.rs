@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod ivr_outcomes;
 mod limits;
+mod messaging;
 mod metrics;
 mod notifications;
 mod openapi;

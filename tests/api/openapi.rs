@@ -33,6 +33,7 @@ async fn the_openapi_document_describes_every_operation() {
             "DELETE /admin/stores/{id}",
             "DELETE /admin/stores/{id}/phones/{phone}",
             "GET /admin/calls",
+            "GET /admin/deliveries",
             "GET /admin/events",
             "GET /admin/organizations",
             "GET /admin/organizations/{id}",
@@ -41,17 +42,33 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /admin/organizations/{id}/stores",
             "GET /admin/sms",
             "GET /admin/stores/{id}",
+            "GET /admin/threads",
+            "GET /admin/threads/{id}",
+            "GET /api/customers/{customerId}/profile",
+            "GET /api/get-customer-thread-details",
+            "GET /api/get-whatsapp-templates",
+            "GET /api/webhooks/",
+            "GET /api/webhooks/{webHookId}",
             "GET /healthz",
             "GET /metrics",
             "GET /readyz",
             "GET /v1/ivr",
             "PATCH /admin/organizations/{id}",
             "PATCH /admin/stores/{id}",
+            "POST /admin/customer-messages",
+            "POST /admin/deliveries/{id}/redeliver",
             "POST /admin/fixtures",
             "POST /admin/organizations",
             "POST /admin/organizations/{id}/keys",
             "POST /admin/organizations/{id}/stores",
             "POST /admin/reset",
+            "POST /admin/threads/{id}/transfer",
+            "POST /api/send-message-to-customer-thread",
+            "POST /api/update-hook-url",
+            "POST /api/update-thread-status",
+            "POST /api/webhooks/",
+            "POST /api/webhooks/{webHookId}/delete",
+            "POST /api/webhooks/{webHookId}/update",
             "POST /v1/ivr",
             "PUT /admin/organizations/{id}/opt-outs/{phone}",
             "PUT /admin/stores/{id}/phones/{phone}",
@@ -140,7 +157,7 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
             checked += 1;
         }
     }
-    assert_eq!(checked, 23, "every admin operation was checked");
+    assert_eq!(checked, 29, "every admin operation was checked");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@
 //!   until the database has been up for one lease (see `sms::queue::claim`).
 
 mod attempt;
+mod finish_columns;
 pub mod counters;
 pub mod http;
 pub mod retry;
@@ -26,6 +27,7 @@ use uuid::Uuid;
 
 pub use attempt::{AttemptLog, Delivery, EndedAttempt, Finish};
 pub use counters::{CountersSnapshot, DeliveryCounters};
+pub use finish_columns::FinishColumns;
 pub use retry::RetryPolicy;
 pub use worker::{BatchOutcome, Worker, WorkerSettings};
 

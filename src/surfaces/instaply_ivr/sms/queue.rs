@@ -172,7 +172,7 @@ pub async fn claim(pool: &PgPool, limit: i64, lease: Duration) -> sqlx::Result<V
 /// attempt, whether it held its lease: false when the row was claimed again
 /// meanwhile (the attempt is logged, the row is left to its new owner).
 pub async fn finish_batch(conn: &mut PgConnection, attempts: &[&EndedAttempt]) -> sqlx::Result<Vec<bool>> {
-    let columns = FinishColumns::of(attempts);
+    let columns = outbox::FinishColumns::of(attempts, |finish| SmsStatus::after(finish).as_str());
     let fenced: Vec<i64> = sqlx::query_scalar!(
         r#"WITH ended AS (
                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::text[], $6::text[],
@@ -210,66 +210,7 @@ pub async fn finish_batch(conn: &mut PgConnection, attempts: &[&EndedAttempt]) -
     )
     .fetch_all(conn)
     .await?;
-    let mut held = vec![false; attempts.len()];
-    for position in fenced {
-        held[position as usize - 1] = true;
-    }
-    Ok(held)
-}
-
-/// [`finish_batch`]'s arguments, a Postgres array per column.
-struct FinishColumns<'a> {
-    ids: Vec<Uuid>,
-    lease_tokens: Vec<Uuid>,
-    statuses: Vec<&'static str>,
-    retry_after: Vec<f64>,
-    errors: Vec<Option<&'a str>>,
-    provider_message_ids: Vec<Option<&'a str>>,
-    attempts: Vec<i32>,
-    started_ms: Vec<f64>,
-    duration_ms: Vec<i32>,
-    http_statuses: Vec<Option<i16>>,
-    outcomes: Vec<&'static str>,
-}
-
-impl<'a> FinishColumns<'a> {
-    fn of(attempts: &[&'a EndedAttempt]) -> Self {
-        let mut columns = Self {
-            ids: Vec::with_capacity(attempts.len()),
-            lease_tokens: Vec::with_capacity(attempts.len()),
-            statuses: Vec::with_capacity(attempts.len()),
-            retry_after: Vec::with_capacity(attempts.len()),
-            errors: Vec::with_capacity(attempts.len()),
-            provider_message_ids: Vec::with_capacity(attempts.len()),
-            attempts: Vec::with_capacity(attempts.len()),
-            started_ms: Vec::with_capacity(attempts.len()),
-            duration_ms: Vec::with_capacity(attempts.len()),
-            http_statuses: Vec::with_capacity(attempts.len()),
-            outcomes: Vec::with_capacity(attempts.len()),
-        };
-        for ended in attempts {
-            let (outcome, retry_after, error, provider_message_id) = match &ended.finish {
-                Finish::Delivered { provider_message_id } => ("delivered", 0.0, None, provider_message_id.as_deref()),
-                Finish::Retry { after, error } => ("retry", after.as_secs_f64(), Some(error.as_str()), None),
-                Finish::Failed { error } => ("failed", 0.0, Some(error.as_str()), None),
-            };
-            let status = SmsStatus::after(&ended.finish).as_str();
-            columns.ids.push(ended.id);
-            columns.lease_tokens.push(ended.lease_token);
-            columns.statuses.push(status);
-            columns.retry_after.push(retry_after);
-            columns.errors.push(error);
-            columns.provider_message_ids.push(provider_message_id);
-            columns.attempts.push(ended.attempt);
-            columns.started_ms.push(ended.log.started_at_unix_ms as f64);
-            columns
-                .duration_ms
-                .push(i32::try_from(ended.log.duration.as_millis()).unwrap_or(i32::MAX));
-            columns.http_statuses.push(ended.log.http_status.map(|s| s as i16));
-            columns.outcomes.push(outcome);
-        }
-        columns
-    }
+    Ok(columns.held(fenced))
 }
 
 /// Hands back claimed SMS that were never attempted (shutdown): due at once,

@@ -1,0 +1,131 @@
+//! The messaging side's HTTP routes: the Bot API and webhooks under `/api`
+//! (Instaply's own paths), and the admin routes that play the customer.
+
+pub mod admin;
+mod bot;
+mod webhooks;
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use sqlx::PgPool;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use super::storage::threads::{self, User};
+use crate::platform::domain::{ApiKey, FieldErrors};
+use crate::platform::http::body;
+
+/// What the messaging routes need.
+pub struct MessagingRoutes {
+    pub pool: PgPool,
+    /// Bound on a request's database work; past it the answer is a 503.
+    pub db_timeout: Duration,
+}
+
+/// The Bot API and the webhooks API, at Instaply's own paths.
+pub fn configure(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(bot::send_message)
+        .service(bot::update_thread_status)
+        .service(bot::thread_details)
+        .service(bot::whatsapp_templates)
+        .service(bot::customer_profile)
+        .service(bot::update_hook_url)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::show)
+        .service(webhooks::update)
+        .service(webhooks::delete);
+}
+
+/// Bot API bodies are small documents.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Why a messaging request was refused, in Instaply's shapes (assumed, as
+/// docs/instaply-messaging.md lists).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("rejected with {0}")]
+    Rejected(StatusCode, FieldErrors),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn invalid(errors: FieldErrors) -> Self {
+        Self::Rejected(StatusCode::BAD_REQUEST, errors)
+    }
+
+    pub fn not_found(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Rejected(StatusCode::NOT_FOUND, FieldErrors::single(field, message))
+    }
+
+    pub fn no_thread(id: impl std::fmt::Display) -> Self {
+        Self::not_found("customerThreadId", format!("No customer thread with id {id}"))
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Unavailable(error.to_string())
+    }
+}
+
+impl From<body::ReadError> for ApiError {
+    fn from(error: body::ReadError) -> Self {
+        Self::Rejected(error.status(), error.to_field_errors())
+    }
+}
+
+impl From<tokio::time::error::Elapsed> for ApiError {
+    fn from(_: tokio::time::error::Elapsed) -> Self {
+        Self::Unavailable("the database did not answer within IVR_DB_TIMEOUT".to_owned())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Rejected(status, _) => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Unauthorized => HttpResponse::Unauthorized()
+                .content_type("application/json")
+                .body(r#"{"token":"Missing or invalid token"}"#),
+            Self::Rejected(status, errors) => HttpResponse::build(*status)
+                .content_type("application/json")
+                .body(errors.to_json()),
+            Self::Unavailable(cause) => {
+                tracing::warn!(%cause, "messaging API answering 503");
+                crate::platform::http::unavailable()
+            }
+        }
+    }
+}
+
+/// The user behind the request's `token` header.
+async fn authenticate(req: &HttpRequest, state: &MessagingRoutes) -> Result<User, ApiError> {
+    let token = req
+        .headers()
+        .get("token")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| ApiKey::parse(value).ok())
+        .ok_or(ApiError::Unauthorized)?;
+    let user = tokio::time::timeout(state.db_timeout, threads::user_for_token(&state.pool, &token.hash())).await??;
+    user.ok_or(ApiError::Unauthorized)
+}
+
+/// A JSON body (any media type is read as JSON, as Instaply's examples
+/// always send it); a body that does not parse is a 400 under `body`.
+async fn json_body(req: &HttpRequest, payload: web::Payload) -> Result<serde_json::Value, ApiError> {
+    let bytes = body::read_limited(req, payload, MAX_BODY_BYTES).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(FieldErrors::single("body", format!("Invalid JSON: {e}"))))
+}

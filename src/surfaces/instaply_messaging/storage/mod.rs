@@ -1,0 +1,8 @@
+//! The messaging side's SQL, private to it.
+
+pub mod deliveries;
+pub mod inspection;
+pub mod messages;
+pub mod mirror;
+pub mod threads;
+pub mod webhooks;
