@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::banner;
 use crate::configuration::{
-    CallArgs, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs,
+    CallArgs, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs,
 };
 use crate::control::fixtures::Fixtures;
 use crate::platform::db;
@@ -143,6 +143,51 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let answer = client::call(&request).await?;
     print!("{}", answer.render());
     Ok(!answer.is_error())
+}
+
+/// `ivr-gateway customer …`: one admin request; prints the JSON answer.
+pub async fn customer(command: CustomerCommand) -> anyhow::Result<()> {
+    let (api, path, body) = match command {
+        CustomerCommand::Send {
+            from,
+            to,
+            text,
+            channel,
+            api,
+        } => (
+            api,
+            "/admin/customer-messages".to_owned(),
+            serde_json::json!({"from": from, "to": to, "text": text, "channel": channel}),
+        ),
+        CustomerCommand::Transfer { thread, to, api } => (
+            api,
+            format!("/admin/threads/{thread}/transfer"),
+            serde_json::json!({ "to": to }),
+        ),
+    };
+    let url = format!("{}{path}", api.url.trim_end_matches('/'));
+    let mut request = reqwest::Client::new()
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_string());
+    if let Some(token) = &api.admin_token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = request.send().await.map_err(|error| {
+        let hint = if error.is_connect() {
+            format!("nothing answers at {}: is `ivr-gateway serve` running?", api.url)
+        } else if error.is_builder() {
+            format!("'{}' is not an http:// URL", api.url)
+        } else {
+            error.to_string()
+        };
+        anyhow::anyhow!("cannot reach the gateway: {hint}")
+    })?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    anyhow::ensure!(status.is_success(), "the gateway answered {status}: {text}");
+    println!("{text}");
+    Ok(())
 }
 
 /// `ivr-gateway keys …`.

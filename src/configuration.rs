@@ -65,6 +65,52 @@ pub enum Command {
     Keys(KeysCommand),
     /// Exit 0 if the gateway at IVR_BIND answers /readyz (a container health check).
     Ready(ReadyArgs),
+    /// Play the customer of the messaging side, through a running gateway's admin API.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+}
+
+/// A running gateway's admin API.
+#[derive(Debug, Clone, Args)]
+pub struct AdminApiArgs {
+    /// The gateway's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Its admin token, when it has one.
+    #[arg(long, env = "IVR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// A customer's message to a business number (customer and thread created
+    /// if new; fires the `messages` event).
+    Send {
+        /// The customer's number, E.164.
+        #[arg(long)]
+        from: String,
+        /// The business number, E.164.
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        text: String,
+        /// The channel of a new thread: SMS, WHATSAPP, WEBCHAT, EMAIL, FACEBOOK, INSTAGRAM.
+        #[arg(long, default_value = "SMS")]
+        channel: String,
+        #[command(flatten)]
+        api: AdminApiArgs,
+    },
+    /// Move a thread to another business number of its organization (fires the `transfers` event).
+    Transfer {
+        /// The thread's id.
+        #[arg(long)]
+        thread: u64,
+        /// The business number to move it to.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        api: AdminApiArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

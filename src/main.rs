@@ -38,6 +38,7 @@ async fn run() -> ExitCode {
         Command::Sms(command) => commands::sms(command).await,
         Command::Keys(command) => commands::keys(command).await,
         Command::Ready(args) => commands::ready(args).await,
+        Command::Customer(command) => commands::customer(command).await,
         Command::Call(args) => match commands::call(args).await {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::FAILURE,

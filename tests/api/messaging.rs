@@ -840,3 +840,52 @@ async fn subscribers_see_messages_and_every_delivery_status_change() {
     let frames = crate::events::next_frames_of(&mut body, &mut buffer, 1, &["delivery"]).await;
     assert_eq!(frames[0].1["status"], "delivered");
 }
+
+#[tokio::test]
+async fn the_cli_plays_the_customer_through_the_admin_api() {
+    let app = spawn_app_with(TestSettings {
+        admin_token: Some("cli-token"),
+        ..Default::default()
+    })
+    .await;
+    let run = |args: Vec<String>, token: Option<&str>| {
+        let mut command = tokio::process::Command::new(binary());
+        command.arg("customer").args(args).env_remove("IVR_ADMIN_TOKEN");
+        if let Some(token) = token {
+            command.env("IVR_ADMIN_TOKEN", token);
+        }
+        command.output()
+    };
+    let send = |text: &str| {
+        ["send", "--url", &app.address, "--from", CUSTOMER, "--to", ACME_SF, "--text", text]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let output = run(send("from the CLI"), Some("cli-token")).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let thread = thread_id(&answer);
+    let body: String = sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+        .bind(answer["messageId"].as_i64().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(body, "from the CLI");
+
+    let transfer = ["transfer", "--url", &app.address, "--thread", &thread.to_string(), "--to", ACME_OAKLAND]
+        .map(str::to_owned)
+        .to_vec();
+    let output = run(transfer, Some("cli-token")).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let store: i64 = sqlx::query_scalar("SELECT store_id FROM customer_threads WHERE id = $1")
+        .bind(thread)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(store, app.store_id("Acme Oakland").await);
+
+    let refused = run(send("no token"), None).await.unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+}
