@@ -153,6 +153,13 @@ const LOGGED_PARAMETERS: &[&str] = &[
     "limit",
     "after",
     "wait",
+    // The messaging side's ids and filters.
+    "customerthreadid",
+    "customer",
+    "business",
+    "thread",
+    "message",
+    "event",
 ];
 
 /// Keeps the values of [`LOGGED_PARAMETERS`] exactly as received and masks

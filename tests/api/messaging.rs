@@ -857,9 +857,19 @@ async fn the_cli_plays_the_customer_through_the_admin_api() {
         command.output()
     };
     let send = |text: &str| {
-        ["send", "--url", &app.address, "--from", CUSTOMER, "--to", ACME_SF, "--text", text]
-            .map(str::to_owned)
-            .to_vec()
+        [
+            "send",
+            "--url",
+            &app.address,
+            "--from",
+            CUSTOMER,
+            "--to",
+            ACME_SF,
+            "--text",
+            text,
+        ]
+        .map(str::to_owned)
+        .to_vec()
     };
     let output = run(send("from the CLI"), Some("cli-token")).await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -872,9 +882,17 @@ async fn the_cli_plays_the_customer_through_the_admin_api() {
         .unwrap();
     assert_eq!(body, "from the CLI");
 
-    let transfer = ["transfer", "--url", &app.address, "--thread", &thread.to_string(), "--to", ACME_OAKLAND]
-        .map(str::to_owned)
-        .to_vec();
+    let transfer = [
+        "transfer",
+        "--url",
+        &app.address,
+        "--thread",
+        &thread.to_string(),
+        "--to",
+        ACME_OAKLAND,
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let output = run(transfer, Some("cli-token")).await.unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let store: i64 = sqlx::query_scalar("SELECT store_id FROM customer_threads WHERE id = $1")
