@@ -1,6 +1,7 @@
-//! SMS drain rate: how fast the delivery worker empties the outbox, with the
-//! `capture` transport and with `webhook` to a local sink, each beside a
-//! baseline measured in the same run on the same machine:
+//! Drain rates: how fast the delivery worker empties the SMS outbox, with the
+//! `capture` transport and with `webhook` to a local sink, and the messaging
+//! side's event deliveries (`events`), each beside a baseline measured in the
+//! same run on the same machine:
 //! - capture: the database alone doing the least per-SMS work possible (one
 //!   `UPDATE … SET status = 'delivered'` per SMS, same concurrency);
 //! - webhook: the sink alone (plain POSTs, same client settings and concurrency, no database).
@@ -18,6 +19,7 @@ use futures_util::StreamExt;
 use ivr_gateway::configuration::{Cli, Command};
 use ivr_gateway::platform::db;
 use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
+use ivr_gateway::surfaces::instaply_messaging as messaging;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::sync::watch;
@@ -78,9 +80,51 @@ async fn main() -> anyhow::Result<()> {
         );
         pool.close().await;
     }
+    events(&server, &sink, count).await?;
     if let Some(cluster) = &mut cluster {
         cluster.stop().await;
     }
+    Ok(())
+}
+
+/// The messaging side's event deliveries (webhook POSTs with extra headers)
+/// drained by their worker, beside the sink alone at the same concurrency.
+async fn events(server: &PgConnectOptions, sink: &str, count: i64) -> anyhow::Result<()> {
+    let pool = fresh_database(server).await?;
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, organization_id, target, event_type, url, headers, payload)
+         SELECT gen_random_uuid(), 1, 'webhook', 'messages', $2,
+                '[{\"name\":\"Authorization\",\"value\":\"Bearer bench\"}]'::jsonb,
+                '{\"eventType\":\"message\",\"timestamp\":1700000000000,\"data\":{\"messageId\":' || g || '}}'
+         FROM generate_series(1, $1) g",
+    )
+    .bind(count)
+    .bind(sink)
+    .execute(&pool)
+    .await?;
+    let args = worker_args(&[])?;
+    let settings = args.sms.delivery_settings()?;
+    let worker = messaging::worker(pool.clone(), &settings, messaging::metrics::counters());
+    let started = Instant::now();
+    let (stop, shutdown) = watch::channel(false);
+    let running = tokio::spawn(worker.clone().run(
+        &ivr_gateway::platform::notifications::Notifications::start(pool.clone()),
+        shutdown,
+    ));
+    while worker.counters().snapshot().delivered + worker.counters().snapshot().failed < count as u64 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    stop.send(true)?;
+    running.await?;
+    anyhow::ensure!(worker.counters().snapshot().failed == 0, "deliveries failed");
+    let baseline = sink_baseline(sink, count, settings.worker.concurrency).await?;
+    println!(
+        "{:<10} {rate:>12.0} {baseline:>14.0} {:>8.2}   plain POSTs to the sink, no database (webhook deliveries/s)",
+        "events",
+        rate / baseline
+    );
+    pool.close().await;
     Ok(())
 }
 

@@ -86,7 +86,8 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// `ivr-gateway worker`: delivery alone, until SIGTERM or SIGINT.
+/// `ivr-gateway worker`: delivery alone (welcome SMS and the messaging
+/// side's events), until SIGTERM or SIGINT.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     args.database.validate()?;
     args.sms.validate()?;
@@ -99,11 +100,19 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             database.pool.clone(),
             crate::surfaces::instaply_ivr::sms::queue::counters(),
         )?;
+        let deliveries = crate::surfaces::instaply_messaging::worker(
+            database.pool.clone(),
+            &args.sms.delivery_settings()?,
+            crate::surfaces::instaply_messaging::metrics::counters(),
+        );
+        let notifications = Notifications::start(database.pool.clone());
         let (stop, shutdown) = watch::channel(false);
-        let running = tokio::spawn(worker.run(&Notifications::start(database.pool.clone()), shutdown));
+        let sms = tokio::spawn(worker.run(&notifications, shutdown.clone()));
+        let events = tokio::spawn(deliveries.run(&notifications, shutdown));
         shutdown_signal().await;
         let _ = stop.send(true);
-        running.await.context("the worker panicked")
+        sms.await.context("the SMS worker panicked")?;
+        events.await.context("the event delivery worker panicked")
     }
     .await;
     database.close().await;

@@ -53,7 +53,7 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Load a fixtures file (organizations, keys, stores, opt-outs) and exit.
     Seed(SeedArgs),
-    /// Deliver queued SMS without serving HTTP (scale delivery on its own).
+    /// Deliver queued SMS and webhook events without serving HTTP (scale delivery on its own).
     Worker(WorkerArgs),
     /// Operate on the SMS outbox.
     #[command(subcommand)]
