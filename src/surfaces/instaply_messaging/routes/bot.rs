@@ -78,7 +78,7 @@ pub async fn send_message(
     let thread_id = thread_id.expect("checked above");
     let sent = tokio::time::timeout(state.db_timeout, async {
         let mut tx = state.pool.begin().await?;
-        let thread = threads::visible(&mut tx, user, thread_id, true)
+        let thread = threads::visible(&mut tx, user, thread_id)
             .await?
             .ok_or_else(|| ApiError::no_thread(thread_id.get()))?;
         let body = match (&text, &content_sid) {
@@ -179,7 +179,7 @@ pub async fn update_thread_status(
     let (thread_id, status) = (thread_id.expect("checked"), status.expect("checked"));
     tokio::time::timeout(state.db_timeout, async {
         let mut tx = state.pool.begin().await?;
-        threads::visible(&mut tx, user, thread_id, true)
+        threads::visible(&mut tx, user, thread_id)
             .await?
             .ok_or_else(|| ApiError::no_thread(thread_id.get()))?;
         threads::set_status(&mut tx, thread_id.get(), status).await?;
@@ -245,7 +245,7 @@ async fn visible_thread(
 ) -> Result<threads::Thread, ApiError> {
     tokio::time::timeout(state.db_timeout, async {
         let mut conn = state.pool.acquire().await?;
-        threads::visible(&mut conn, user, id, false).await
+        threads::visible(&mut conn, user, id).await
     })
     .await??
     .ok_or_else(|| ApiError::no_thread(id.get()))
