@@ -14,7 +14,10 @@ async fn main() -> std::io::Result<()> {
     let bind = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18102".to_owned());
     HttpServer::new(|| {
         App::new()
-            .route("/count", web::get().to(|| async { RECEIVED.load(Ordering::Relaxed).to_string() }))
+            .route(
+                "/count",
+                web::get().to(|| async { RECEIVED.load(Ordering::Relaxed).to_string() }),
+            )
             .default_service(web::to(|_body: web::Bytes| async {
                 RECEIVED.fetch_add(1, Ordering::Relaxed);
                 HttpResponse::Ok().finish()

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 
 use crate::banner;
 use crate::configuration::{
-    CallArgs, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SmsCommand, WorkerArgs,
+    CallArgs, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SimulateArgs, SmsCommand,
+    WorkerArgs,
 };
 use crate::control::fixtures::Fixtures;
 use crate::platform::db;
@@ -152,6 +153,37 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
     let answer = client::call(&request).await?;
     print!("{}", answer.render());
     Ok(!answer.is_error())
+}
+
+/// `ivr-gateway simulate`: plays the call and prints its transcript; a call
+/// that ended in an error fails.
+pub async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
+    use crate::surfaces::simulator::{self, Call, Ending, Persona};
+    let call = Call {
+        url: args.url,
+        method: if args.method == "get" {
+            simulator::twiml::Method::Get
+        } else {
+            simulator::twiml::Method::Post
+        },
+        from: args.from,
+        to: args.to,
+        persona: Persona {
+            presses: args.press,
+            hang_up_at: args.hang_up_at,
+            dial: args.dial.into_iter().collect(),
+            ..Persona::default()
+        },
+        auth_token: args.auth_token.as_ref().map(|token| token.expose().to_owned()),
+        first_params: Vec::new(),
+    };
+    let transcript = simulator::play(&simulator::engine::client(std::time::Duration::from_secs(10)), &call).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&transcript)?);
+    } else {
+        print!("{}", transcript.render());
+    }
+    Ok(transcript.ended != Ending::Error)
 }
 
 /// `ivr-gateway customer …`: one admin request; prints the JSON answer.

@@ -65,9 +65,51 @@ pub enum Command {
     Keys(KeysCommand),
     /// Exit 0 if the gateway at IVR_BIND answers /readyz (a container health check).
     Ready(ReadyArgs),
+    /// Play a call against a TwiML URL as Twilio would, and print its transcript.
+    Simulate(SimulateArgs),
     /// Play the customer of the messaging side, through a running gateway's admin API.
     #[command(subcommand)]
     Customer(CustomerCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// The first TwiML document's URL.
+    #[arg(long)]
+    pub url: String,
+    /// The caller's number.
+    #[arg(long)]
+    pub from: String,
+    /// The number called.
+    #[arg(long)]
+    pub to: String,
+    /// Keys pressed at successive Gathers, comma-separated (`1,2#`; an empty entry presses nothing).
+    #[arg(long, value_delimiter = ',')]
+    pub press: Vec<String>,
+    /// How a dialled number answers, `NUMBER=answers|busy|no-answer|machine|failed` (repeatable).
+    #[arg(long, value_parser = parse_dial)]
+    pub dial: Vec<(String, crate::surfaces::simulator::Answer)>,
+    /// Hang up before the Nth step.
+    #[arg(long)]
+    pub hang_up_at: Option<usize>,
+    /// GET or POST (Twilio's default).
+    #[arg(long, default_value = "post", value_parser = ["get", "post"])]
+    pub method: String,
+    /// Sign every request with this Twilio auth token.
+    #[arg(long, env = "IVR_SIMULATE_AUTH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<Secret>,
+    /// Print the transcript as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_dial(raw: &str) -> Result<(String, crate::surfaces::simulator::Answer), String> {
+    let (number, answer) = raw
+        .split_once('=')
+        .ok_or("expected NUMBER=OUTCOME, e.g. +14155550100=busy")?;
+    let answer = crate::surfaces::simulator::Answer::parse(answer)
+        .ok_or("the outcome is one of answers, busy, no-answer, machine, failed")?;
+    Ok((number.to_owned(), answer))
 }
 
 /// A running gateway's admin API.

@@ -39,6 +39,11 @@ async fn run() -> ExitCode {
         Command::Keys(command) => commands::keys(command).await,
         Command::Ready(args) => commands::ready(args).await,
         Command::Customer(command) => commands::customer(command).await,
+        Command::Simulate(args) => match commands::simulate(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(1),
+            Err(error) => Err(error),
+        },
         Command::Call(args) => match commands::call(args).await {
             Ok(true) => return ExitCode::SUCCESS,
             Ok(false) => return ExitCode::FAILURE,

@@ -21,6 +21,7 @@ use crate::platform::domain::FieldErrors;
         (name = "bot api", description = "Instaply's Bot API: messages, thread status and details, templates, profiles (header `token`)"),
         (name = "webhooks", description = "Instaply's webhooks: where message and transfer events are POSTed"),
         (name = "messaging admin", description = "Playing the customer; threads and event deliveries as recorded"),
+        (name = "simulator", description = "Simulated calls: TwiML played as Twilio would, against a persona"),
         (name = "health", description = "Liveness and readiness"),
     ),
     modifiers(&AdminBearer)

@@ -37,6 +37,7 @@ use crate::platform::secret::Secret;
 use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
 use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
+use crate::surfaces::simulator::routes::SimulatorRoutes;
 
 /// What the application is built from, whatever reads it (the command line
 /// and environment for `serve`, code for the tests).
@@ -231,6 +232,7 @@ fn http_server(
     let state = web::Data::new(state);
     let hook_routes = web::Data::new(hook_routes);
     let messaging_routes = web::Data::new(messaging_routes);
+    let simulator_routes = web::Data::new(SimulatorRoutes::new(state.pool.clone(), state.db_timeout));
     crate::platform::metrics::handle();
     crate::surfaces::instaply_ivr::metrics::register();
     instaply_messaging::metrics::register();
@@ -241,6 +243,7 @@ fn http_server(
             .app_data(state.clone())
             .app_data(hook_routes.clone())
             .app_data(messaging_routes.clone())
+            .app_data(simulator_routes.clone())
             .app_data(database.clone())
             .configure(crate::surfaces::instaply_ivr::routes::configure)
             .configure(instaply_messaging::routes::configure)

@@ -24,7 +24,7 @@ pub const CHANNEL: &str = "ivr_events";
 /// Frames a slow subscriber may fall behind by before it is told it missed some.
 const BACKLOG: usize = 1024;
 
-/// An SSE frame: `event: call|sms|message|delivery`, `data: <the item as the admin API lists it>`.
+/// An SSE frame: `event: call|sms|message|delivery|simulation`, `data: <the item as the admin API lists it>`.
 pub type Frame = Arc<str>;
 
 pub struct EventHub {
@@ -45,6 +45,8 @@ enum Changed {
     },
     /// Messages written to customer threads by one statement.
     Message { ids: Vec<i64> },
+    /// Calls played by the simulator.
+    Simulation { ids: Vec<i64> },
     /// Event deliveries queued, or whose status changed.
     Delivery {
         ids: Vec<uuid::Uuid>,
@@ -133,6 +135,13 @@ async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
             for id in ids {
                 if let Ok(Some(message)) = messaging::message(pool, id).await {
                     rendered.extend(frame("message", &message));
+                }
+            }
+        }
+        Ok(Changed::Simulation { ids }) => {
+            for id in ids {
+                if let Ok(Some(simulation)) = crate::surfaces::simulator::storage::get(pool, id).await {
+                    rendered.extend(frame("simulation", &simulation));
                 }
             }
         }

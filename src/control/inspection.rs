@@ -222,7 +222,7 @@ fn page_end<T>(items: &mut Vec<T>, limit: i64) -> Option<&T> {
 pub async fn reset(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query!(
         "TRUNCATE calls, sms_attempts, sms_outbox, welcome_cooldowns, welcome_mirror_queue,
-                  webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers"
+                  webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers, simulations"
     )
     .execute(pool)
     .await?;

@@ -5,3 +5,5 @@
 pub mod instaply_ivr;
 /// The Instaply messaging side: threads, the Bot API, webhooks.
 pub mod instaply_messaging;
+/// The call simulator: plays TwiML as Twilio would, against a persona.
+pub mod simulator;

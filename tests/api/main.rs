@@ -22,6 +22,7 @@ mod reliability;
 mod retention;
 mod sink;
 mod sms_delivery;
+mod simulator;
 mod sms_worker_processes;
 mod tenancy;
 mod twilio_signature;

@@ -40,6 +40,8 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /admin/organizations/{id}/keys",
             "GET /admin/organizations/{id}/opt-outs",
             "GET /admin/organizations/{id}/stores",
+            "GET /admin/simulations",
+            "GET /admin/simulations/{id}",
             "GET /admin/sms",
             "GET /admin/stores/{id}",
             "GET /admin/threads",
@@ -62,6 +64,7 @@ async fn the_openapi_document_describes_every_operation() {
             "POST /admin/organizations/{id}/keys",
             "POST /admin/organizations/{id}/stores",
             "POST /admin/reset",
+            "POST /admin/simulations",
             "POST /admin/threads/{id}/transfer",
             "POST /api/send-message-to-customer-thread",
             "POST /api/update-hook-url",
@@ -157,7 +160,7 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
             checked += 1;
         }
     }
-    assert_eq!(checked, 29, "every admin operation was checked");
+    assert_eq!(checked, 32, "every admin operation was checked");
 }
 
 #[tokio::test]

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .service(stores::add_phone)
             .service(stores::remove_phone)
             .configure(crate::surfaces::instaply_messaging::routes::admin::configure)
+            .configure(crate::surfaces::simulator::routes::configure)
             // Inside the scope, so that its token check comes before any 405.
             .default_service(actix_web::web::to(crate::platform::http::fallback)),
     );

@@ -2,6 +2,7 @@
 //! JSON 404s and 405s derived from the OpenAPI document, health.
 
 pub mod body;
+pub mod error;
 pub mod health;
 pub mod long_uri;
 
