@@ -21,6 +21,7 @@ use crate::platform::domain::FieldErrors;
         (name = "bot api", description = "Instaply's Bot API: messages, thread status and details, templates, profiles (header `token`)"),
         (name = "webhooks", description = "Instaply's webhooks: where message and transfer events are POSTed"),
         (name = "messaging admin", description = "Playing the customer; threads and event deliveries as recorded"),
+        (name = "smartflo", description = "Tata Smartflo: login, IVRs, and what a call to a Smartflo number plays"),
         (name = "simulator", description = "Simulated calls: TwiML played as Twilio would, against a persona"),
         (name = "health", description = "Liveness and readiness"),
     ),
@@ -39,6 +40,15 @@ impl Modify for AdminBearer {
             .description(Some("IVR_ADMIN_TOKEN"))
             .build();
         components.add_security_scheme("admin_token", SecurityScheme::Http(scheme));
+        components.add_security_scheme(
+            "smartflo_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A Smartflo login or API token"))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "bot_token",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(

@@ -38,6 +38,7 @@ use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
 use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
 use crate::surfaces::simulator::routes::SimulatorRoutes;
+use crate::surfaces::smartflo::routes::SmartfloRoutes;
 
 /// What the application is built from, whatever reads it (the command line
 /// and environment for `serve`, code for the tests).
@@ -233,6 +234,7 @@ fn http_server(
     let hook_routes = web::Data::new(hook_routes);
     let messaging_routes = web::Data::new(messaging_routes);
     let simulator_routes = web::Data::new(SimulatorRoutes::new(state.pool.clone(), state.db_timeout));
+    let smartflo_routes = web::Data::new(SmartfloRoutes::new(state.pool.clone(), state.db_timeout));
     crate::platform::metrics::handle();
     crate::surfaces::instaply_ivr::metrics::register();
     instaply_messaging::metrics::register();
@@ -244,9 +246,11 @@ fn http_server(
             .app_data(hook_routes.clone())
             .app_data(messaging_routes.clone())
             .app_data(simulator_routes.clone())
+            .app_data(smartflo_routes.clone())
             .app_data(database.clone())
             .configure(crate::surfaces::instaply_ivr::routes::configure)
             .configure(instaply_messaging::routes::configure)
+            .configure(crate::surfaces::smartflo::routes::configure)
             .configure(crate::control::admin::configure)
             .configure(crate::platform::http::health::configure)
             .configure(crate::control::metrics::configure)

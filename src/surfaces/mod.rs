@@ -7,3 +7,5 @@ pub mod instaply_ivr;
 pub mod instaply_messaging;
 /// The call simulator: plays TwiML as Twilio would, against a persona.
 pub mod simulator;
+/// Tata Smartflo: IVR definitions, and the numbers that answer with them.
+pub mod smartflo;

@@ -125,7 +125,7 @@ async fn post_fixtures(app: &TestApp, content_type: Option<&str>, body: &str) ->
     }
 }
 
-const APPLIED_EXAMPLE: &str = r#"{"organizations":2,"stores":3,"phones":3,"keys":2,"opt_outs":1,"users":2,"tokens":2,"templates":1,"webhooks":0}"#;
+const APPLIED_EXAMPLE: &str = r#"{"organizations":2,"stores":3,"phones":3,"keys":2,"opt_outs":1,"users":2,"tokens":2,"templates":1,"webhooks":0,"smartflo_ivrs":1}"#;
 
 #[tokio::test]
 async fn the_admin_api_loads_toml_and_json_documents() {
@@ -144,7 +144,7 @@ async fn the_admin_api_loads_toml_and_json_documents() {
     let json = r#"{"organizations":[{"name":"Json Co","api_keys":["json-key"],"stores":[{"name":"J","phones":["+14155551234"],"forwarding":"+14155550111"}]}]}"#;
     post_fixtures(&app, Some("application/json"), json).await.assert_json(
         200,
-        r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0,"users":0,"tokens":0,"templates":0,"webhooks":0}"#,
+        r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0,"users":0,"tokens":0,"templates":0,"webhooks":0,"smartflo_ivrs":0}"#,
     );
     app.call("json-key", CALLER, "+14155551234")
         .await

@@ -21,6 +21,7 @@ mod openapi;
 mod reliability;
 mod retention;
 mod sink;
+mod smartflo;
 mod sms_delivery;
 mod simulator;
 mod sms_worker_processes;

@@ -32,6 +32,7 @@ async fn the_openapi_document_describes_every_operation() {
             "DELETE /admin/organizations/{id}/opt-outs/{phone}",
             "DELETE /admin/stores/{id}",
             "DELETE /admin/stores/{id}/phones/{phone}",
+            "DELETE /smartflo/v1/ivr/{id}",
             "GET /admin/calls",
             "GET /admin/deliveries",
             "GET /admin/events",
@@ -54,6 +55,9 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /healthz",
             "GET /metrics",
             "GET /readyz",
+            "GET /smartflo/numbers/{did}/voice",
+            "GET /smartflo/v1/ivr/{id}",
+            "GET /smartflo/v1/ivrs",
             "GET /v1/ivr",
             "PATCH /admin/organizations/{id}",
             "PATCH /admin/stores/{id}",
@@ -72,9 +76,13 @@ async fn the_openapi_document_describes_every_operation() {
             "POST /api/webhooks/",
             "POST /api/webhooks/{webHookId}/delete",
             "POST /api/webhooks/{webHookId}/update",
+            "POST /smartflo/numbers/{did}/voice",
+            "POST /smartflo/v1/auth/login",
+            "POST /smartflo/v1/ivr",
             "POST /v1/ivr",
             "PUT /admin/organizations/{id}/opt-outs/{phone}",
             "PUT /admin/stores/{id}/phones/{phone}",
+            "PUT /smartflo/v1/ivr/{id}",
         ]
     );
     let hook = &document["paths"]["/v1/ivr"]["get"]["responses"];

@@ -162,6 +162,11 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
     // An empty value means no filter, as an HTML form sends an untouched field.
     for (name, value) in form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.is_empty()) {
         match name.as_ref() {
+            // PostgreSQL refuses NUL in text: a 400 here, not a 503 there.
+            "from" | "to" if value.contains('\0') => errors.push(
+                if name == "from" { "from" } else { "to" },
+                "Must not contain the NUL character",
+            ),
             "from" => filter.from = Some(value.into_owned()),
             "to" => filter.to = Some(value.into_owned()),
             name if name == state_name => match state_values.contains(&value.as_ref()) {

@@ -144,6 +144,7 @@ impl<'a> Fields<'a> {
     pub fn text(&mut self, name: &'static str, max: usize) -> Option<String> {
         match self.value(name)? {
             Value::String(s) if s.is_empty() => self.errors.push(name, "Must not be empty"),
+            Value::String(s) if s.contains('\0') => self.errors.push(name, "Must not contain the NUL character"),
             Value::String(s) if s.chars().count() > max => self.errors.push(name, format!("At most {max} characters")),
             Value::String(s) => return Some(s.clone()),
             _ => self.errors.push(name, "Expected a string"),
@@ -172,6 +173,9 @@ impl<'a> Fields<'a> {
 
 /// A webhook's target: an absolute http(s) URL with a host.
 pub fn parse_url(raw: &str) -> Result<String, String> {
+    if raw.chars().any(char::is_control) {
+        return Err("Must not contain control characters".to_owned());
+    }
     let url = reqwest::Url::parse(raw).map_err(|e| format!("Not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return Err("Expected an absolute http:// or https:// URL".to_owned());

@@ -99,9 +99,19 @@ pub async fn simulate(
         .ok_or_else(|| JsonError::invalid("url", "Expected an absolute http:// or https:// URL"))?;
     let mut errors = FieldErrors::default();
     for (field, value) in [("from", &request.from), ("to", &request.to)] {
-        if value.is_empty() || value.len() > 32 {
-            errors.push(field, "Expected 1 to 32 characters");
+        if value.is_empty() || value.len() > 32 || value.chars().any(char::is_control) {
+            errors.push(field, "Expected 1 to 32 characters, none of them control characters");
         }
+    }
+    if request
+        .auth_token
+        .as_ref()
+        .is_some_and(|token| token.is_empty() || token.len() > 128)
+    {
+        errors.push("auth_token", "Expected 1 to 128 characters");
+    }
+    if request.url.len() > 2048 || request.url.contains('\0') {
+        errors.push("url", "Expected at most 2048 characters, no NUL");
     }
     if request.persona.presses.len() > 100
         || request
