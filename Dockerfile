@@ -10,6 +10,7 @@ RUN mkdir -p src benches migrations \
  && echo 'fn main() {}' > src/main.rs \
  && touch src/lib.rs \
  && echo 'fn main() {}' > benches/sms_drain.rs \
+ && echo 'fn main() {}' > benches/simulator.rs \
  && cargo build --release --locked --bin ivr-gateway \
  && rm -rf src benches
 COPY . .

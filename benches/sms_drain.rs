@@ -17,12 +17,12 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use clap::Parser;
 use futures_util::StreamExt;
 use ivr_gateway::configuration::{Cli, Command};
-use ivr_gateway::platform::db;
-use ivr_gateway::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use ivr_gateway::surfaces::instaply_messaging as messaging;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio::sync::watch;
+
+mod support;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
-    let (server, mut cluster) = database_server().await?;
+    let (server, mut cluster) = support::database_server().await?;
     let sink = start_sink()?;
     let webhook_args = [
         "--sms-transport",
@@ -136,23 +136,8 @@ fn worker_args(extra: &[&str]) -> anyhow::Result<ivr_gateway::configuration::Wor
     }
 }
 
-async fn database_server() -> anyhow::Result<(PgConnectOptions, Option<EmbeddedPostgres>)> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return Ok((url.parse()?, None));
-    }
-    let data_root = std::env::temp_dir().join(format!("ivr-gateway-bench-{}", std::process::id()));
-    let cluster = EmbeddedPostgres::start(&ClusterOptions {
-        data_root,
-        durable: true,
-    })
-    .await?;
-    Ok((cluster.database_url("postgres").parse()?, Some(cluster)))
-}
-
 async fn fresh_database(server: &PgConnectOptions) -> anyhow::Result<PgPool> {
-    let name = format!("ivr_bench_{}", uuid::Uuid::new_v4().simple());
-    let database = db::create_migrated_database(server, &name).await?;
-    let pool = db::connect_with(database, 32, Duration::from_secs(10));
+    let (_, pool) = support::fresh_database(server, 32).await?;
     sqlx::query("INSERT INTO organizations (name) VALUES ('Bench')")
         .execute(&pool)
         .await?;

@@ -159,8 +159,17 @@ pub async fn call(args: CallArgs) -> anyhow::Result<bool> {
 /// that ended in an error fails.
 pub async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
     use crate::surfaces::simulator::{self, Call, Ending, Persona};
+    let url = match (&args.url, &args.smartflo_number) {
+        (Some(url), _) => url.clone(),
+        (None, Some(number)) => format!(
+            "{}/smartflo/numbers/{}/voice",
+            args.gateway.trim_end_matches('/'),
+            form_urlencoded::byte_serialize(number.as_bytes()).collect::<String>()
+        ),
+        (None, None) => unreachable!("clap requires one of them"),
+    };
     let call = Call {
-        url: args.url,
+        url,
         method: if args.method == "get" {
             simulator::twiml::Method::Get
         } else {

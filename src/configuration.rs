@@ -75,8 +75,14 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// The first TwiML document's URL.
-    #[arg(long)]
-    pub url: String,
+    #[arg(long, required_unless_present = "smartflo_number")]
+    pub url: Option<String>,
+    /// Call this Smartflo number on the gateway at --gateway instead of --url.
+    #[arg(long, conflicts_with = "url")]
+    pub smartflo_number: Option<String>,
+    /// The gateway whose Smartflo numbers --smartflo-number calls.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub gateway: String,
     /// The caller's number.
     #[arg(long)]
     pub from: String,

@@ -912,12 +912,28 @@ async fn the_cli_plays_the_customer_through_the_admin_api() {
 async fn nul_characters_are_a_400_not_a_database_error() {
     let app = spawn_app().await;
     let thread = thread_id(&app.customer_says(CUSTOMER, ACME_SF, "hi", "SMS").await);
-    let (status, body) = app.send(ACME_BOT, json!({"text": "a\u{0}b", "customerThreadId": thread})).await;
-    assert_eq!((status, body), (400, json!({"text": "Must not contain the NUL character"})));
     let (status, body) = app
-        .api(Method::POST, "/api/update-hook-url", Some(ACME_BOT), Some(json!({"url": "http://x/\u{0}"})))
+        .send(ACME_BOT, json!({"text": "a\u{0}b", "customerThreadId": thread}))
         .await;
-    assert_eq!((status, body), (400, json!({"url": "Must not contain control characters"})));
+    assert_eq!(
+        (status, body),
+        (400, json!({"text": "Must not contain the NUL character"}))
+    );
+    let (status, body) = app
+        .api(
+            Method::POST,
+            "/api/update-hook-url",
+            Some(ACME_BOT),
+            Some(json!({"url": "http://x/\u{0}"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"url": "Must not contain control characters"}))
+    );
     let (status, body) = app.api(Method::GET, "/admin/sms?to=%00%2B1", None, None).await;
-    assert_eq!((status, body), (400, json!({"to": "Must not contain the NUL character"})));
+    assert_eq!(
+        (status, body),
+        (400, json!({"to": "Must not contain the NUL character"}))
+    );
 }

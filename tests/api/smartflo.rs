@@ -310,12 +310,49 @@ async fn an_unknown_number_is_not_in_service() {
 async fn a_malformed_number_or_credentials_never_reach_the_database() {
     let app = spawn_app().await;
     for did in ["0", "%00", "not-a-number"] {
-        let answer = app.request(Method::POST, &format!("/smartflo/numbers/{did}/voice")).await;
+        let answer = app
+            .request(Method::POST, &format!("/smartflo/numbers/{did}/voice"))
+            .await;
         assert_eq!(answer.status, 200, "{did}");
         assert!(answer.body.contains("not in service"), "{did}: {}", answer.body);
     }
     let (status, _) = app
-        .smartflo(Method::POST, "/auth/login", None, Some(json!({"email": "ops@acme.example\u{0}", "password": "x"})))
+        .smartflo(
+            Method::POST,
+            "/auth/login",
+            None,
+            Some(json!({"email": "ops@acme.example\u{0}", "password": "x"})),
+        )
         .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn the_cli_calls_a_smartflo_number() {
+    let app = spawn_app().await;
+    app.smartflo_webhook_to_self().await;
+    let output = tokio::process::Command::new(binary())
+        .args([
+            "simulate",
+            "--gateway",
+            &app.address,
+            "--smartflo-number",
+            DID,
+            "--from",
+            "+14155550111",
+            "--to",
+            DID,
+        ])
+        .args(["--press", "1"])
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("Pressed 1\n"), "{text}");
+    assert!(
+        text.ends_with("Dial +14155550100: completed\nCall ended: completed\n"),
+        "{text}"
+    );
+    assert_eq!(app.last_call().await.outcome, "dial");
 }
