@@ -23,6 +23,7 @@ use crate::platform::domain::FieldErrors;
         (name = "messaging admin", description = "Playing the customer; threads and event deliveries as recorded"),
         (name = "smartflo", description = "Tata Smartflo: login, IVRs, and what a call to a Smartflo number plays"),
         (name = "simulator", description = "Simulated calls: TwiML played as Twilio would, against a persona"),
+        (name = "dashboard", description = "The dashboard page and its assets"),
         (name = "health", description = "Liveness and readiness"),
     ),
     modifiers(&AdminBearer)

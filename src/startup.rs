@@ -254,6 +254,7 @@ fn http_server(
             .configure(crate::control::admin::configure)
             .configure(crate::platform::http::health::configure)
             .configure(crate::control::metrics::configure)
+            .configure(crate::control::dashboard::configure)
             .split_for_parts();
         let allowed = web::Data::new(AllowedMethods::from_openapi(&openapi));
         app.app_data(allowed)

@@ -1,6 +1,8 @@
 //! The test double's controls, which span every surface: the admin API,
 //! fixtures, inspection, live events and retention.
 
+/// `/`: the dashboard over the admin API.
+pub mod dashboard;
 /// `/admin`: tenants, fixtures, inspection, events, reset.
 pub mod admin;
 /// The fixtures document.

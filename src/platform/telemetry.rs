@@ -153,6 +153,13 @@ const LOGGED_PARAMETERS: &[&str] = &[
     "limit",
     "after",
     "wait",
+    // Twilio's parameters of a call in progress, and Smartflo's call state.
+    "digits",
+    "dialcallstatus",
+    "answeredby",
+    "t",
+    "i",
+    "timedout",
     // The messaging side's ids and filters.
     "customerthreadid",
     "customer",

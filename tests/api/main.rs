@@ -4,6 +4,7 @@ mod admin;
 mod administration;
 mod body_decoding;
 mod cli;
+mod dashboard;
 mod database_outage;
 mod directory_cache;
 mod embedded_postgres;

@@ -33,6 +33,7 @@ async fn the_openapi_document_describes_every_operation() {
             "DELETE /admin/stores/{id}",
             "DELETE /admin/stores/{id}/phones/{phone}",
             "DELETE /smartflo/v1/ivr/{id}",
+            "GET /",
             "GET /admin/calls",
             "GET /admin/deliveries",
             "GET /admin/events",
@@ -43,6 +44,7 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /admin/organizations/{id}/stores",
             "GET /admin/simulations",
             "GET /admin/simulations/{id}",
+            "GET /admin/smartflo/ivrs",
             "GET /admin/sms",
             "GET /admin/stores/{id}",
             "GET /admin/threads",
@@ -52,6 +54,8 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /api/get-whatsapp-templates",
             "GET /api/webhooks/",
             "GET /api/webhooks/{webHookId}",
+            "GET /dashboard/app.css",
+            "GET /dashboard/app.js",
             "GET /healthz",
             "GET /metrics",
             "GET /readyz",
@@ -69,6 +73,7 @@ async fn the_openapi_document_describes_every_operation() {
             "POST /admin/organizations/{id}/stores",
             "POST /admin/reset",
             "POST /admin/simulations",
+            "POST /admin/sms/{id}/retry",
             "POST /admin/threads/{id}/transfer",
             "POST /api/send-message-to-customer-thread",
             "POST /api/update-hook-url",
@@ -168,7 +173,7 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
             checked += 1;
         }
     }
-    assert_eq!(checked, 32, "every admin operation was checked");
+    assert_eq!(checked, 34, "every admin operation was checked");
 }
 
 #[tokio::test]

@@ -200,6 +200,9 @@ async fn a_call_to_the_hook_dials_the_store_and_queues_the_welcome_sms() {
     assert_eq!((*status, *method), (Some(200), Method::Post));
     assert_eq!(app.last_call().await.outcome, "dial");
     assert_eq!(app.sms_count().await, 1);
+    // Transcripts are printed and journaled: the key is masked.
+    let text = transcript.render();
+    assert!(!text.contains(ACME_KEY) && text.contains("key=***"), "{text}");
 }
 
 #[tokio::test]

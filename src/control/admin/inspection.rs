@@ -12,7 +12,7 @@ use crate::control::inspection::{self, CallItem, Cursor, Filter, Page, SmsItem};
 use crate::platform::domain::FieldErrors;
 use crate::startup::AppState;
 use crate::surfaces::instaply_ivr::journal::Outcome;
-use crate::surfaces::instaply_ivr::sms::queue::SmsStatus;
+use crate::surfaces::instaply_ivr::sms::queue::{self, RetryRefused, SmsStatus};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
@@ -105,6 +105,51 @@ pub async fn list_sms(req: HttpRequest, state: web::Data<AppState>) -> Result<Ht
     })
     .await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// Re-queues a failed SMS for immediate delivery with a fresh attempt budget.
+#[utoipa::path(
+    tag = "inspection",
+    security(("admin_token" = [])),
+    params(("id" = String, Path, description = "The SMS id (a UUID)")),
+    responses(
+        (status = 200, body = SmsItem),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 404, description = "No such SMS", body = FieldErrors),
+        (status = 409, description = "The SMS is not failed", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[post("/sms/{id}/retry")]
+pub async fn retry_sms(path: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    let shown: String = path.chars().take(40).collect();
+    let missing = || {
+        super::json::rejected(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "sms",
+            format!("No SMS with id {shown}"),
+        )
+    };
+    let id = uuid::Uuid::parse_str(&path).map_err(|_| missing())?;
+    let refused = tokio::time::timeout(state.db_timeout, queue::requeue_failed(&state.pool, id))
+        .await
+        .map_err(|_| AdminError::Unavailable("the database did not answer within IVR_DB_TIMEOUT".into()))??;
+    match refused {
+        Ok(()) => {}
+        Err(RetryRefused::Unknown(_)) => return Err(missing()),
+        Err(refusal @ RetryRefused::NotFailed(..)) => {
+            return Err(super::json::rejected(
+                actix_web::http::StatusCode::CONFLICT,
+                "sms",
+                refusal.to_string(),
+            ));
+        }
+    }
+    let sms = tokio::time::timeout(state.db_timeout, inspection::one_sms(&state.pool, id))
+        .await
+        .map_err(|_| AdminError::Unavailable("the database did not answer within IVR_DB_TIMEOUT".into()))??
+        .ok_or_else(missing)?;
+    Ok(HttpResponse::Ok().json(sms))
 }
 
 /// Empty the journal and the outbox (cool-downs included); organizations, keys and stores stay.

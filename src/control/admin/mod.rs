@@ -30,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .service(inspection::list_calls)
             .service(inspection::list_sms)
             .service(inspection::reset)
+            .service(inspection::retry_sms)
             .service(fixtures::load)
             .service(events::stream_events)
             .service(organizations::list)
@@ -52,6 +53,7 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .service(stores::remove_phone)
             .configure(crate::surfaces::instaply_messaging::routes::admin::configure)
             .configure(crate::surfaces::simulator::routes::configure)
+            .configure(crate::surfaces::smartflo::routes::configure_admin)
             // Inside the scope, so that its token check comes before any 405.
             .default_service(actix_web::web::to(crate::platform::http::fallback)),
     );

@@ -295,7 +295,8 @@ impl Player<'_> {
             }
         };
         let started = Instant::now();
-        let shown = url.to_string();
+        // Transcripts are journaled and printed: a `key` (or any secret) in the URL is masked.
+        let shown = redacted(&url);
         let answered = request.send().await;
         let millis = |started: Instant| started.elapsed().as_millis() as u64;
         let response = match answered {
@@ -327,6 +328,16 @@ impl Player<'_> {
             return Err(format!("answered HTTP {}: {}", status.as_u16(), snippet.trim()));
         }
         Ok((url, body))
+    }
+}
+
+/// The URL as the access log shows it: values outside an allow-list masked.
+fn redacted(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    match url.query() {
+        Some(query) => format!("{shown}?{}", crate::platform::telemetry::redact_query(query)),
+        None => shown.to_string(),
     }
 }
 

@@ -146,9 +146,14 @@ pub async fn simulate(
             ));
         }
     };
+    // Journaled as the transcript shows it: a `key` in the URL masked.
+    let shown = match transcript.steps.first() {
+        Some(super::Step::Request { url, .. }) => url.clone(),
+        _ => "(not requested)".to_owned(),
+    };
     let id = tokio::time::timeout(
         state.db_timeout,
-        storage::record(&state.pool, &call.url, &call.persona, &transcript),
+        storage::record(&state.pool, &shown, &call.persona, &transcript),
     )
     .await??;
     Ok(HttpResponse::Ok().json(Simulated { id, transcript }))

@@ -36,6 +36,56 @@ impl SmartfloRoutes {
     }
 }
 
+/// Under `/admin` (mounted by the admin API, behind its token).
+pub fn configure_admin(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(admin_list_ivrs);
+}
+
+/// Every account's IVRs, for the dashboard.
+#[utoipa::path(
+    tag = "smartflo",
+    security(("admin_token" = [])),
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "Items (default 50)")),
+    responses(
+        (status = 200, description = "`{\"items\": [IVR with id and account]}`"),
+        (status = 400, description = "A bad limit"),
+        (status = 401, description = "Missing or wrong bearer token"),
+        (status = 503, description = "The database cannot be reached"),
+    )
+)]
+#[get("/smartflo/ivrs")]
+pub async fn admin_list_ivrs(
+    req: HttpRequest,
+    state: web::Data<SmartfloRoutes>,
+) -> Result<HttpResponse, SmartfloError> {
+    let mut limit = 50;
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        let bad = || SmartfloError::Refused(StatusCode::BAD_REQUEST, format!("Invalid {name}: use limit, 1 to 500"));
+        match name.as_ref() {
+            "limit" => {
+                limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=500).contains(n))
+                    .ok_or_else(bad)?
+            }
+            _ => return Err(bad()),
+        }
+    }
+    let ivrs = tokio::time::timeout(state.db_timeout, storage::all(&state.pool, limit)).await??;
+    let items: Vec<Value> = ivrs
+        .into_iter()
+        .map(|(account, stored)| {
+            let mut shape = with_id(stored);
+            if let Some(object) = shape.as_object_mut() {
+                object.insert("account".into(), json!(account));
+            }
+            shape
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}
+
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
     cfg.service(login)
         .service(create_ivr)

@@ -159,6 +159,29 @@ pub async fn list(pool: &PgPool, account_id: i64) -> sqlx::Result<Vec<StoredIvr>
     .await
 }
 
+/// Every account's IVRs, newest first, with their account's email.
+pub async fn all(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<(String, StoredIvr)>> {
+    let rows = sqlx::query!(
+        "SELECT i.id, i.definition, a.email FROM smartflo_ivrs i JOIN smartflo_accounts a ON a.id = i.account_id
+         ORDER BY i.id DESC LIMIT $1",
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.email,
+                StoredIvr {
+                    id: row.id,
+                    definition: row.definition,
+                },
+            )
+        })
+        .collect())
+}
+
 pub async fn get(pool: &PgPool, account_id: i64, id: i64) -> sqlx::Result<Option<StoredIvr>> {
     sqlx::query_as!(
         StoredIvr,
