@@ -31,7 +31,8 @@ impl Sender {
     }
 }
 
-/// Writes a message to `thread_id` and moves the thread along: a customer's
+/// Writes a message to `thread_id` and moves the thread along (the
+/// concurrent sends of one thread keep every message; the last status wins): a customer's
 /// message opens the WhatsApp window and makes the thread `waiting`; a
 /// visible answer makes it `replied`; an internal note leaves it as it is.
 pub async fn insert(
@@ -54,11 +55,14 @@ pub async fn insert(
                VALUES ($1, $2, $3, $4, $5, $6, $7)
                RETURNING id, created_at
            ), thread AS (
+               SELECT t.organization_id, t.store_id, t.customer_id, t.channel FROM customer_threads t WHERE t.id = $1
+           ), moved AS (
+               -- Only a change takes the thread's row lock: answers to a thread that is
+               -- already `replied` (a bot's usual case) do not queue behind each other.
                UPDATE customer_threads t
-               SET status = CASE WHEN $8 THEN 'waiting' WHEN $6 THEN t.status ELSE 'replied' END,
+               SET status = CASE WHEN $8 THEN 'waiting' ELSE 'replied' END,
                    last_customer_message_at = CASE WHEN $8 THEN now() ELSE t.last_customer_message_at END
-               WHERE t.id = $1
-               RETURNING t.organization_id, t.store_id, t.customer_id, t.channel
+               WHERE t.id = $1 AND ($8 OR (NOT $6 AND t.status <> 'replied'))
            )
            SELECT message.id AS "id!", (extract(epoch FROM message.created_at) * 1000)::int8 AS "created_at_ms!",
                   thread.organization_id AS "organization_id!", thread.store_id AS "store_id!",

@@ -37,17 +37,16 @@ pub struct Thread {
     pub window_open: bool,
 }
 
-/// The thread, if it exists and `user` is a member of its business. The
-/// row is locked until the end of the caller's transaction (a send or a
-/// status change follows); outside one, only for the statement.
+/// The thread, if it exists and `user` is a member of its business. Not
+/// locked: a send only adds a message, and the writes that change the
+/// thread lock it themselves.
 pub async fn visible(conn: &mut PgConnection, user: User, id: ThreadId) -> sqlx::Result<Option<Thread>> {
     sqlx::query_as!(
         Thread,
         r#"SELECT t.id, t.organization_id, t.store_id, t.customer_id, c.customer_type, t.channel, t.status,
                   (t.channel <> 'WHATSAPP' OR t.last_customer_message_at > now() - interval '24 hours') AS "window_open!"
            FROM customer_threads t JOIN customers c ON c.id = t.customer_id
-           WHERE t.id = $1 AND EXISTS (SELECT 1 FROM messaging_memberships m WHERE m.user_id = $2 AND m.store_id = t.store_id)
-           FOR UPDATE OF t"#,
+           WHERE t.id = $1 AND EXISTS (SELECT 1 FROM messaging_memberships m WHERE m.user_id = $2 AND m.store_id = t.store_id)"#,
         id.get(),
         user.id,
     )
