@@ -65,12 +65,12 @@ impl Settings {
     }
 }
 
-/// Connections a process opens beside its serving pool: the journal
-/// writer's (when it serves the hook), the SMS worker's writer's (when it
-/// delivers), and the listener's.
-pub fn dedicated_connections(journal: bool, worker: bool) -> u32 {
-    let journal = if journal {
-        crate::surfaces::instaply_ivr::journal::JOURNAL_SLOTS
+/// Connections a process opens beside its serving pool: the writers of the
+/// hook's journal and the Bot API's sends (when it serves), the workers'
+/// writers (when it delivers), and the listener's.
+pub fn dedicated_connections(serves: bool, worker: bool) -> u32 {
+    let journal = if serves {
+        crate::surfaces::instaply_ivr::journal::JOURNAL_SLOTS + crate::surfaces::instaply_messaging::routes::SEND_SLOTS
     } else {
         0
     };
@@ -169,10 +169,7 @@ impl Application {
             settings.rules.welcome_cooldown,
             background_shutdown,
         )));
-        let messaging_routes = MessagingRoutes {
-            pool: pool.clone(),
-            db_timeout: settings.db_timeout,
-        };
+        let messaging_routes = MessagingRoutes::new(pool.clone(), settings.db_timeout);
         let state = AppState {
             directory: hook.directory.clone(),
             phone_validation: settings.rules.phone_validation,

@@ -937,3 +937,63 @@ async fn nul_characters_are_a_400_not_a_database_error() {
         (400, json!({"to": "Must not contain the NUL character"}))
     );
 }
+
+#[tokio::test]
+async fn sends_batched_together_each_get_their_own_outcome() {
+    let app = spawn_app().await;
+    let sms = thread_id(&app.customer_says(CUSTOMER, ACME_SF, "hi", "SMS").await);
+    let whatsapp = thread_id(&app.customer_says("+14155550112", ACME_SF, "hola", "WHATSAPP").await);
+    sqlx::query("UPDATE customer_threads SET last_customer_message_at = now() - interval '2 days' WHERE id = $1")
+        .bind(whatsapp)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let cases = [
+        (ACME_BOT, json!({"text": "ok 1", "customerThreadId": sms}), 200),
+        (GLOBEX_BOT, json!({"text": "hidden", "customerThreadId": sms}), 404),
+        (ACME_BOT, json!({"text": "closed", "customerThreadId": whatsapp}), 409),
+        (
+            ACME_BOT,
+            json!({"text": "note", "customerThreadId": whatsapp, "internal": true}),
+            200,
+        ),
+        (
+            ACME_BOT,
+            json!({"contentSid": "HXdf71e8696fbd234e0115c69a542cb1", "customerThreadId": whatsapp}),
+            200,
+        ),
+        (
+            ACME_BOT,
+            json!({"contentSid": "HXmissing", "customerThreadId": whatsapp}),
+            400,
+        ),
+        (
+            ACME_BOT,
+            json!({"text": "missing thread", "customerThreadId": 987654}),
+            404,
+        ),
+        (ACME_BOT, json!({"text": "ok 2", "customerThreadId": sms}), 200),
+    ];
+    // Sent at once, they share the writer's batches.
+    let answers =
+        futures_util::future::join_all(cases.iter().map(|(token, body, _)| app.send(token, body.clone()))).await;
+    for ((_, body, expected), (status, answer)) in cases.iter().zip(&answers) {
+        assert_eq!(status, expected, "{body}: {answer}");
+        if *status == 200 {
+            let stored: String = sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+                .bind(answer["messageId"].as_i64().unwrap())
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            let wanted = body["text"]
+                .as_str()
+                .map_or("Sorry we could not answer sooner", |text| text);
+            assert!(stored.starts_with(wanted), "{stored} for {body}");
+        }
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 2 + 4, "two customer messages and the four accepted sends");
+}

@@ -113,7 +113,7 @@ pub async fn customer_message(
             .await?
             .ok_or_else(|| ApiError::not_found("to", format!("No store has the business number {}", to.as_str())))?;
         let facts = messages::insert(&mut tx, thread.thread_id, Sender::Customer, &text, None, false).await?;
-        messages::queue_message_events(&mut tx, &facts).await?;
+        messages::queue_message_events(&mut tx, &[&facts]).await?;
         tx.commit().await?;
         Ok::<_, ApiError>(facts)
     })

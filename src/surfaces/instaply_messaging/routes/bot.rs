@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{ApiError, MessagingRoutes, authenticate, json_body};
 use crate::platform::domain::FieldErrors;
 use crate::surfaces::instaply_messaging::domain::{self, Fields, MAX_TEXT_CHARS, ThreadId, ThreadStatus};
-use crate::surfaces::instaply_messaging::storage::messages::{self, Sender};
+use crate::surfaces::instaply_messaging::storage::sends::{NewSend, SendOutcome};
 use crate::surfaces::instaply_messaging::storage::{threads, webhooks};
 
 /// The body of `send-message-to-customer-thread`.
@@ -75,50 +75,37 @@ pub async fn send_message(
             .push("text", "Exactly one of text and contentSid must be given");
     }
     fields.finish().map_err(ApiError::invalid)?;
-    let thread_id = thread_id.expect("checked above");
-    let sent = tokio::time::timeout(state.db_timeout, async {
-        let mut tx = state.pool.begin().await?;
-        let thread = threads::visible(&mut tx, user, thread_id)
-            .await?
-            .ok_or_else(|| ApiError::no_thread(thread_id.get()))?;
-        let body = match (&text, &content_sid) {
-            (Some(text), _) if !internal && !thread.window_open => {
-                return Err(ApiError::Rejected(
-                    actix_web::http::StatusCode::CONFLICT,
-                    FieldErrors::single(
-                        "text",
-                        "The WhatsApp messaging window is closed: send a template (contentSid) or an internal message",
-                    ),
-                ));
-            }
-            (Some(text), _) => text.clone(),
-            (None, Some(sid)) => {
-                threads::template(&mut tx, thread.organization_id, sid)
-                    .await?
-                    .ok_or_else(|| {
-                        ApiError::invalid(FieldErrors::single(
-                            "contentSid",
-                            format!("No template with contentSid '{sid}'"),
-                        ))
-                    })?
-                    .text
-            }
-            (None, None) => unreachable!("exactly one was checked"),
-        };
-        let facts = messages::insert(
-            &mut tx,
-            thread.id,
-            Sender::Employee { user_id: user.id },
-            &body,
-            content_sid.as_deref(),
-            internal,
-        )
-        .await?;
-        messages::queue_message_events(&mut tx, &facts).await?;
-        tx.commit().await?;
-        Ok::<_, ApiError>(facts)
-    })
-    .await??;
+    let send = NewSend {
+        user_id: user.id,
+        thread_id: thread_id.expect("checked above").get(),
+        text,
+        content_sid,
+        internal,
+    };
+    let thread = send.thread_id;
+    let sid = send.content_sid.clone().unwrap_or_default();
+    let outcome = tokio::time::timeout(state.db_timeout, state.sends.write(send))
+        .await?
+        .map_err(|error| ApiError::Unavailable(crate::platform::telemetry::Chain(&error).to_string()))?;
+    let sent = match outcome {
+        SendOutcome::Sent(facts) => facts,
+        SendOutcome::Hidden => return Err(ApiError::no_thread(thread)),
+        SendOutcome::NoTemplate => {
+            return Err(ApiError::invalid(FieldErrors::single(
+                "contentSid",
+                format!("No template with contentSid '{sid}'"),
+            )));
+        }
+        SendOutcome::WindowClosed => {
+            return Err(ApiError::Rejected(
+                actix_web::http::StatusCode::CONFLICT,
+                FieldErrors::single(
+                    "text",
+                    "The WhatsApp messaging window is closed: send a template (contentSid) or an internal message",
+                ),
+            ));
+        }
+    };
     Ok(HttpResponse::Ok().json(json!({
         "messageId": sent.message_id,
         "customerThreadId": sent.thread_id.to_string(),

@@ -5,15 +5,19 @@ pub mod admin;
 mod bot;
 mod webhooks;
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use sqlx::PgPool;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::storage::sends::SendMessages;
 use super::storage::threads::{self, User};
 use crate::platform::domain::{ApiKey, FieldErrors};
+use crate::platform::group_commit::GroupCommit;
 use crate::platform::http::body;
 
 /// What the messaging routes need.
@@ -21,6 +25,55 @@ pub struct MessagingRoutes {
     pub pool: PgPool,
     /// Bound on a request's database work; past it the answer is a 503.
     pub db_timeout: Duration,
+    /// Bot API sends, group-committed.
+    pub sends: GroupCommit<SendMessages>,
+    /// Users of the tokens seen lately: a send needs no lookup of its own.
+    tokens: TokenCache,
+}
+
+/// Known tokens' users, each kept [`TOKEN_TTL`]: a token moved to another
+/// user by a fixtures reload is seen within that. At most
+/// [`MAX_TOKENS`] entries (emptied when full); unknown tokens are not kept,
+/// so random tokens cannot grow it.
+#[derive(Default)]
+struct TokenCache(Mutex<HashMap<Vec<u8>, (User, Instant)>>);
+
+const TOKEN_TTL: Duration = Duration::from_secs(5);
+const MAX_TOKENS: usize = 10_000;
+
+impl TokenCache {
+    fn get(&self, hash: &[u8]) -> Option<User> {
+        let cache = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < TOKEN_TTL)
+            .map(|(user, _)| *user)
+    }
+
+    fn put(&self, hash: &[u8], user: User) {
+        let mut cache = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= MAX_TOKENS {
+            cache.clear();
+        }
+        cache.insert(hash.to_vec(), (user, Instant::now()));
+    }
+}
+
+/// Send commits in flight at once (as for the hook's journal: while one
+/// commits, the next batch gathers).
+pub const SEND_SLOTS: usize = 1;
+
+impl MessagingRoutes {
+    /// Must be called inside the Tokio runtime (it starts the send writer).
+    pub fn new(pool: PgPool, db_timeout: Duration) -> Self {
+        let sends = GroupCommit::start(&pool, SEND_SLOTS, SendMessages);
+        Self {
+            pool,
+            db_timeout,
+            sends,
+            tokens: TokenCache::default(),
+        }
+    }
 }
 
 /// The Bot API and the webhooks API, at Instaply's own paths.
@@ -118,8 +171,15 @@ async fn authenticate(req: &HttpRequest, state: &MessagingRoutes) -> Result<User
         .and_then(|value| value.to_str().ok())
         .and_then(|value| ApiKey::parse(value).ok())
         .ok_or(ApiError::Unauthorized)?;
-    let user = tokio::time::timeout(state.db_timeout, threads::user_for_token(&state.pool, &token.hash())).await??;
-    user.ok_or(ApiError::Unauthorized)
+    let hash = token.hash();
+    if let Some(user) = state.tokens.get(hash.as_ref()) {
+        return Ok(user);
+    }
+    let user = tokio::time::timeout(state.db_timeout, threads::user_for_token(&state.pool, &hash))
+        .await??
+        .ok_or(ApiError::Unauthorized)?;
+    state.tokens.put(hash.as_ref(), user);
+    Ok(user)
 }
 
 /// A JSON body (any media type is read as JSON, as Instaply's examples

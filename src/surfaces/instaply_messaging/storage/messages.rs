@@ -95,27 +95,41 @@ pub async fn insert(
     })
 }
 
-/// Queues the `messages` event of `facts` for every enabled webhook of its
-/// organization subscribed to messages (with each webhook's headers as they
-/// are now), and the flat payload for the legacy hook unless the message is
-/// internal. Returns how many deliveries were queued.
-pub async fn queue_message_events(conn: &mut PgConnection, facts: &MessageFacts) -> sqlx::Result<u64> {
+/// Queues the `messages` event of each message for every enabled webhook of
+/// its organization subscribed to messages (with each webhook's headers as
+/// they are now), and the flat payload for the legacy hook unless the
+/// message is internal; one statement for all of them. Returns how many
+/// deliveries were queued.
+pub async fn queue_message_events(conn: &mut PgConnection, messages: &[&MessageFacts]) -> sqlx::Result<u64> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
     let now_ms = chrono::Utc::now().timestamp_millis();
+    let organizations: Vec<i64> = messages.iter().map(|m| m.organization_id).collect();
+    let ids: Vec<i64> = messages.iter().map(|m| m.message_id).collect();
+    let threads: Vec<i64> = messages.iter().map(|m| m.thread_id).collect();
+    let payloads: Vec<String> = messages.iter().map(|m| m.webhook_payload(now_ms)).collect();
+    let legacy: Vec<String> = messages.iter().map(|m| m.legacy_payload()).collect();
+    let internal: Vec<bool> = messages.iter().map(|m| m.internal).collect();
     let queued = sqlx::query!(
-        r#"INSERT INTO webhook_deliveries (id, organization_id, webhook_id, target, event_type, message_id, thread_id, url, headers, payload)
-           SELECT gen_random_uuid(), w.organization_id, w.id, 'webhook', 'messages', $2::int8, $3::int8, w.url, w.extra_headers, $4::text
-           FROM messaging_webhooks w
-           WHERE w.organization_id = $1 AND w.enabled AND 'messages' = ANY (w.subscribed_events)
+        r#"WITH event AS (
+               SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::bool[])
+                   AS e(organization_id, message_id, thread_id, payload, legacy, internal)
+           )
+           INSERT INTO webhook_deliveries (id, organization_id, webhook_id, target, event_type, message_id, thread_id, url, headers, payload)
+           SELECT gen_random_uuid(), w.organization_id, w.id, 'webhook', 'messages', e.message_id, e.thread_id, w.url, w.extra_headers, e.payload
+           FROM event e JOIN messaging_webhooks w
+             ON w.organization_id = e.organization_id AND w.enabled AND 'messages' = ANY (w.subscribed_events)
            UNION ALL
-           SELECT gen_random_uuid(), l.organization_id, NULL, 'legacy', 'messages', $2::int8, $3::int8, l.url, '[]'::jsonb, $5::text
-           FROM legacy_hooks l
-           WHERE l.organization_id = $1 AND NOT $6::bool"#,
-        facts.organization_id,
-        facts.message_id,
-        facts.thread_id,
-        facts.webhook_payload(now_ms),
-        facts.legacy_payload(),
-        facts.internal,
+           SELECT gen_random_uuid(), l.organization_id, NULL, 'legacy', 'messages', e.message_id, e.thread_id, l.url, '[]'::jsonb, e.legacy
+           FROM event e JOIN legacy_hooks l ON l.organization_id = e.organization_id
+           WHERE NOT e.internal"#,
+        &organizations,
+        &ids,
+        &threads,
+        &payloads,
+        &legacy,
+        &internal,
     )
     .execute(conn)
     .await?;

@@ -48,6 +48,6 @@ async fn mirror_one(
         return Ok(());
     };
     let facts = messages::insert(tx, thread.thread_id, Sender::Welcome { sms_id }, body, None, false).await?;
-    messages::queue_message_events(tx, &facts).await?;
+    messages::queue_message_events(tx, &[&facts]).await?;
     Ok(())
 }

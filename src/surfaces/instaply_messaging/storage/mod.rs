@@ -4,5 +4,6 @@ pub mod deliveries;
 pub mod inspection;
 pub mod messages;
 pub mod mirror;
+pub mod sends;
 pub mod threads;
 pub mod webhooks;
