@@ -125,5 +125,5 @@ fn is_json(req: &HttpRequest) -> Result<bool, AdminError> {
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AdminError {
-    AdminError::invalid(FieldErrors::single(field, message))
+    AdminError::invalid_fields(FieldErrors::single(field, message))
 }

@@ -249,6 +249,6 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
     if errors.is_empty() {
         Ok(ListQuery { filter, after, wait })
     } else {
-        Err(AdminError::invalid(errors))
+        Err(AdminError::invalid_fields(errors))
     }
 }

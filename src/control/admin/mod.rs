@@ -11,15 +11,17 @@ mod stores;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::middleware::{Next, from_fn};
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::web;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub use auth::AdminToken;
 
-use crate::platform::domain::FieldErrors;
+/// Why an admin request got no answer: a client error with its field
+/// sentences, or the database being away (503, cause logged only).
+use crate::platform::http::error::JsonError as AdminError;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
@@ -73,53 +75,4 @@ async fn invalidate_directory_after_writes(
         state.directory.invalidate();
     }
     Ok(response)
-}
-
-/// Why an admin request got no answer: a client error with its field
-/// sentences, or the database being away (503, cause logged only).
-#[derive(Debug, thiserror::Error)]
-enum AdminError {
-    #[error("rejected with {0}")]
-    Rejected(StatusCode, FieldErrors),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-}
-
-impl AdminError {
-    fn invalid(errors: FieldErrors) -> Self {
-        Self::Rejected(StatusCode::BAD_REQUEST, errors)
-    }
-}
-
-impl From<crate::platform::http::body::ReadError> for AdminError {
-    fn from(error: crate::platform::http::body::ReadError) -> Self {
-        Self::Rejected(error.status(), error.to_field_errors())
-    }
-}
-
-impl From<sqlx::Error> for AdminError {
-    fn from(error: sqlx::Error) -> Self {
-        Self::Unavailable(error.to_string())
-    }
-}
-
-impl ResponseError for AdminError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Rejected(status, _) => *status,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Rejected(status, errors) => HttpResponse::build(*status)
-                .content_type("application/json")
-                .body(errors.to_json()),
-            Self::Unavailable(cause) => {
-                tracing::warn!(%cause, "admin API answering 503");
-                crate::platform::http::unavailable()
-            }
-        }
-    }
 }

@@ -90,7 +90,7 @@ pub async fn create(
     let token = new.twilio_auth_token.as_deref().map(parse_twilio_token).transpose();
     let token = token.map_err(|e| errors.push("twilio_auth_token", e.to_string()));
     let (Some(name), Ok(welcome), Ok(token)) = (name, welcome, token) else {
-        return Err(AdminError::invalid(errors));
+        return Err(AdminError::invalid_fields(errors));
     };
     let created =
         tenants::create_organization(&state.pool, &name, welcome.as_ref(), token.as_ref().map(Secret::expose))
@@ -153,7 +153,7 @@ pub async fn update(
         parse_twilio_token,
     );
     if !errors.is_empty() {
-        return Err(AdminError::invalid(errors));
+        return Err(AdminError::invalid_fields(errors));
     }
     let taken = || {
         format!(

@@ -95,7 +95,7 @@ pub async fn create(
     let welcome = body.welcome_message.as_deref().map(WelcomeTemplate::parse).transpose();
     let welcome = welcome.map_err(|e| errors.push("welcome_message", e.to_string())).ok();
     let (Some(name), Some(phones), Some(forwarding), Some(welcome)) = (name, phones, forwarding, welcome) else {
-        return Err(AdminError::invalid(errors));
+        return Err(AdminError::invalid_fields(errors));
     };
     let new = NewStore {
         name: &name,
@@ -160,7 +160,7 @@ pub async fn update(
         WelcomeTemplate::parse,
     );
     if !errors.is_empty() {
-        return Err(AdminError::invalid(errors));
+        return Err(AdminError::invalid_fields(errors));
     }
     let updated = tenants::update_store(&state.pool, id, name.as_ref(), &forwarding, &welcome).await;
     let updated = updated.map_err(|error| match &name {

@@ -15,6 +15,11 @@ pub enum JsonError {
 }
 
 impl JsonError {
+    /// A 400 naming every bad field.
+    pub fn invalid_fields(errors: FieldErrors) -> Self {
+        Self::Rejected(StatusCode::BAD_REQUEST, errors)
+    }
+
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Rejected(StatusCode::BAD_REQUEST, FieldErrors::single(field, message))
     }
