@@ -997,3 +997,37 @@ async fn sends_batched_together_each_get_their_own_outcome() {
         .unwrap();
     assert_eq!(count, 2 + 4, "two customer messages and the four accepted sends");
 }
+
+#[tokio::test]
+async fn two_replicas_mirror_every_welcome_sms_once() {
+    let app = spawn_app().await;
+    let replica = app.replica();
+    let calls = (0..40).map(|n| {
+        let target = if n % 2 == 0 { &app } else { &replica };
+        async move { target.call(ACME_KEY, &format!("+1415777{n:04}"), ACME_SF).await }
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        answer.assert_twiml(DIAL_ACME_SF);
+    }
+    let mirrored = wait_for(Duration::from_secs(15), || async {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM messages WHERE sender = 'welcome'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        count == 40
+    })
+    .await;
+    assert!(mirrored, "every welcome SMS reached its thread");
+    let (threads, distinct_sms, queued): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM customer_threads), (SELECT count(DISTINCT sms_id) FROM messages),
+                (SELECT count(*) FROM welcome_mirror_queue)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (threads, distinct_sms, queued),
+        (40, 40, 0),
+        "one thread and one message per call, nothing left"
+    );
+}
