@@ -21,6 +21,7 @@ use crate::platform::domain::FieldErrors;
         (name = "bot api", description = "Instaply's Bot API: messages, thread status and details, templates, profiles (header `token`)"),
         (name = "webhooks", description = "Instaply's webhooks: where message and transfer events are POSTed"),
         (name = "messaging admin", description = "Playing the customer; threads and event deliveries as recorded"),
+        (name = "infobip", description = "Infobip voice: IVR scenarios (App or Basic authorization)"),
         (name = "smartflo", description = "Tata Smartflo: login, IVRs, and what a call to a Smartflo number plays"),
         (name = "simulator", description = "Simulated calls: TwiML played as Twilio would, against a persona"),
         (name = "dashboard", description = "The dashboard page and its assets"),
@@ -49,6 +50,13 @@ impl Modify for AdminBearer {
                     .description(Some("A Smartflo login or API token"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "infobip_auth",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`App <api key>` or `Basic <base64 user:password>`",
+            ))),
         );
         components.add_security_scheme(
             "bot_token",

@@ -34,6 +34,7 @@ use crate::platform::http::long_uri::LongUriWatch;
 use crate::platform::notifications::Notifications;
 use crate::platform::rate_limit::{RateLimit, RateLimiter};
 use crate::platform::secret::Secret;
+use crate::surfaces::infobip::routes::InfobipRoutes;
 use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
 use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
@@ -232,6 +233,10 @@ fn http_server(
     let messaging_routes = web::Data::new(messaging_routes);
     let simulator_routes = web::Data::new(SimulatorRoutes::new(state.pool.clone(), state.db_timeout));
     let smartflo_routes = web::Data::new(SmartfloRoutes::new(state.pool.clone(), state.db_timeout));
+    let infobip_routes = web::Data::new(InfobipRoutes {
+        pool: state.pool.clone(),
+        db_timeout: state.db_timeout,
+    });
     crate::platform::metrics::handle();
     crate::surfaces::instaply_ivr::metrics::register();
     instaply_messaging::metrics::register();
@@ -244,10 +249,12 @@ fn http_server(
             .app_data(messaging_routes.clone())
             .app_data(simulator_routes.clone())
             .app_data(smartflo_routes.clone())
+            .app_data(infobip_routes.clone())
             .app_data(database.clone())
             .configure(crate::surfaces::instaply_ivr::routes::configure)
             .configure(instaply_messaging::routes::configure)
             .configure(crate::surfaces::smartflo::routes::configure)
+            .configure(crate::surfaces::infobip::routes::configure)
             .configure(crate::control::admin::configure)
             .configure(crate::platform::http::health::configure)
             .configure(crate::control::metrics::configure)

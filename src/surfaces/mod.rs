@@ -9,3 +9,5 @@ pub mod instaply_messaging;
 pub mod simulator;
 /// Tata Smartflo: IVR definitions, and the numbers that answer with them.
 pub mod smartflo;
+/// Infobip voice: IVR scenarios (launches and reports are not built yet).
+pub mod infobip;

@@ -13,6 +13,7 @@ mod fixtures;
 mod group_commit;
 mod health;
 mod helpers;
+mod infobip;
 mod ivr_outcomes;
 mod limits;
 mod messaging;
