@@ -386,3 +386,24 @@ async fn documented_pattern(app: &TestApp, path: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no pattern for {name} of {path}"))
         .to_owned()
 }
+
+#[tokio::test]
+async fn an_empty_filter_is_no_filter_but_an_empty_time_or_limit_is_refused() {
+    let app = spawn_app().await;
+    let answer = app
+        .request(reqwest::Method::GET, "/admin/sms?from=&status=&wait=")
+        .await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, r#"{"items":[],"next_cursor":null}"#)
+    );
+    app.request(reqwest::Method::GET, "/admin/sms?since=")
+        .await
+        .assert_json(
+            400,
+            r#"{"since":"Must be an RFC 3339 time, e.g. 2026-11-21T09:30:00Z"}"#,
+        );
+    app.request(reqwest::Method::GET, "/admin/calls?limit=")
+        .await
+        .assert_json(400, r#"{"limit":"Must be a whole number from 1 to 500"}"#);
+}

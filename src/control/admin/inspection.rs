@@ -204,8 +204,12 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
         ..Filter::default()
     };
     let (mut after, mut wait) = (None, Duration::ZERO);
-    // An empty value means no filter, as an HTML form sends an untouched field.
-    for (name, value) in form_urlencoded::parse(query.as_bytes()).filter(|(_, value)| !value.is_empty()) {
+    // An empty value means no filter, as an HTML form sends an untouched field;
+    // but a time and a number have no empty form (their schema says so).
+    let typed = |name: &str| matches!(name, "since" | "limit");
+    for (name, value) in
+        form_urlencoded::parse(query.as_bytes()).filter(|(name, value)| !value.is_empty() || typed(name))
+    {
         match name.as_ref() {
             // PostgreSQL refuses NUL in text: a 400 here, not a 503 there.
             "from" | "to" if value.contains('\0') => errors.push(
