@@ -70,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
             },
             auth_token: None,
             first_params: Vec::new(),
+            first_json: None,
         };
         let client = client.clone();
         async move { simulator::play(&client, &call).await }

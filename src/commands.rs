@@ -11,6 +11,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use crate::banner;
+use crate::call::{self as client, CallRequest};
 use crate::configuration::{
     CallArgs, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SimulateArgs, SmsCommand,
     WorkerArgs,
@@ -22,7 +23,6 @@ use crate::platform::domain::PhoneValidation;
 use crate::platform::embedded_postgres::{ClusterOptions, EmbeddedPostgres};
 use crate::platform::notifications::Notifications;
 use crate::startup::{self, Application};
-use crate::surfaces::instaply_ivr::client::{self, CallRequest};
 use crate::surfaces::instaply_ivr::sms::queue;
 
 /// How long start-up waits for a database that is not reachable yet (a
@@ -185,6 +185,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
         },
         auth_token: args.auth_token.as_ref().map(|token| token.expose().to_owned()),
         first_params: Vec::new(),
+        first_json: None,
     };
     let transcript = simulator::play(&simulator::engine::client(std::time::Duration::from_secs(10)), &call).await;
     if args.json {

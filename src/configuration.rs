@@ -11,13 +11,13 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sqlx::PgPool;
 
+use crate::call::CallMethod;
 use crate::platform::domain::PhoneValidation;
 use crate::platform::outbox::{DeliveryCounters, RetryPolicy, WorkerSettings};
 use crate::platform::rate_limit::RateLimit;
 use crate::platform::secret::Secret;
 use crate::platform::telemetry::LogFormat;
 use crate::startup::{Limits, Settings};
-use crate::surfaces::instaply_ivr::client::CallMethod;
 use crate::surfaces::instaply_ivr::hook::HookRules;
 use crate::surfaces::instaply_ivr::sms::Worker;
 use crate::surfaces::instaply_ivr::sms::queue::SmsOutbox;

@@ -15,6 +15,8 @@ mod banner;
 pub mod startup;
 /// The OpenAPI document of every route.
 pub mod openapi;
+/// `ivr-gateway call`: one hook call played by the simulator's engine.
+pub mod call;
 
 /// The external systems the gateway emulates, one module each.
 pub mod surfaces;

@@ -54,6 +54,7 @@ impl TestApp {
             persona,
             auth_token: None,
             first_params: Vec::new(),
+            first_json: None,
         };
         simulator::play(&simulator::engine::client(Duration::from_secs(5)), &call).await
     }

@@ -15,5 +15,3 @@ pub mod journal;
 pub mod sms;
 /// The hook's metrics.
 pub mod metrics;
-/// Calling a hook as an IVR platform would, and transcribing the answer.
-pub mod client;

@@ -31,6 +31,9 @@ pub struct Call {
     pub auth_token: Option<String>,
     /// Extra parameters of the first request only (e.g. a hook's `key`).
     pub first_params: Vec<(String, String)>,
+    /// The first request's JSON body instead of Twilio's form (a POST; the
+    /// `call` command's `--method post`).
+    pub first_json: Option<serde_json::Value>,
 }
 
 /// The HTTP client calls are played with.
@@ -264,8 +267,14 @@ impl Player<'_> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("'{}' is not an http(s) URL", fetch.url));
         }
-        let request = match fetch.method {
-            Method::Get => {
+        let json = self.call.first_json.as_ref().filter(|_| self.requests == 1);
+        let request = match (fetch.method, json) {
+            (_, Some(json)) => self
+                .client
+                .post(url.clone())
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json.to_string()),
+            (Method::Get, None) => {
                 url.query_pairs_mut().extend_pairs(&params);
                 let mut request = self.client.get(url.clone());
                 if let Some(token) = &self.call.auth_token {
@@ -276,7 +285,7 @@ impl Player<'_> {
                 }
                 request
             }
-            Method::Post => {
+            (Method::Post, None) => {
                 let body: String = form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(&params)
                     .finish();
@@ -309,18 +318,25 @@ impl Player<'_> {
                     status: None,
                     millis: millis(started),
                     error: Some(reason.clone()),
+                    body: None,
                 });
                 return Err(reason);
             }
         };
         let status = response.status();
         let body = read_limited(response).await;
+        let error_body = body
+            .as_ref()
+            .ok()
+            .filter(|_| !status.is_success())
+            .map(|body| body.chars().take(2000).collect());
         self.steps.push(Step::Request {
             method: fetch.method,
             url: shown,
             status: Some(status.as_u16()),
             millis: millis(started),
             error: body.as_ref().err().cloned(),
+            body: error_body,
         });
         let body = body?;
         if !status.is_success() {
@@ -374,7 +390,11 @@ fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {
-        "connection refused or unreachable".to_owned()
+        let mut root: &dyn std::error::Error = error;
+        while let Some(source) = root.source() {
+            root = source;
+        }
+        format!("connection refused or unreachable ({root})")
     } else {
         let mut message = error.to_string();
         let mut source = std::error::Error::source(error);

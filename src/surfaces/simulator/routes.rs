@@ -136,6 +136,7 @@ pub async fn simulate(
         persona: request.persona,
         auth_token: request.auth_token,
         first_params: Vec::new(),
+        first_json: None,
     };
     let transcript = match tokio::time::timeout(MAX_SIMULATION, engine::play(&state.client, &call)).await {
         Ok(transcript) => transcript,

@@ -16,6 +16,9 @@ pub enum Step {
         status: Option<u16>,
         millis: u64,
         error: Option<String>,
+        /// The start of an answer that was not a success (its error body).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
     },
     Say {
         text: String,
@@ -104,6 +107,7 @@ impl Transcript {
                     status,
                     millis,
                     error,
+                    ..
                 } => match (status, error) {
                     (Some(status), _) => writeln!(text, "{} {url} -> {status} ({millis} ms)", method.as_str()),
                     (None, error) => writeln!(
