@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -189,7 +188,7 @@ pub async fn transfer(
 }
 
 fn transfer_refused(refused: TransferRefused, id: i64, to: &str) -> ApiError {
-    let conflict = |message: String| ApiError::Rejected(StatusCode::CONFLICT, FieldErrors::single("to", message));
+    let conflict = |message: String| ApiError::conflict("to", message);
     match refused {
         TransferRefused::UnknownThread => ApiError::no_thread(id),
         TransferRefused::UnknownBusiness => ApiError::not_found(

@@ -86,7 +86,7 @@ pub async fn send_message(
     let sid = send.content_sid.clone().unwrap_or_default();
     let outcome = tokio::time::timeout(state.db_timeout, state.sends.write(send))
         .await?
-        .map_err(|error| ApiError::Unavailable(crate::platform::telemetry::Chain(&error).to_string()))?;
+        .map_err(|error| ApiError::unavailable(crate::platform::telemetry::Chain(&error).to_string()))?;
     let sent = match outcome {
         SendOutcome::Sent(facts) => facts,
         SendOutcome::Hidden => return Err(ApiError::no_thread(thread)),
@@ -97,12 +97,9 @@ pub async fn send_message(
             )));
         }
         SendOutcome::WindowClosed => {
-            return Err(ApiError::Rejected(
-                actix_web::http::StatusCode::CONFLICT,
-                FieldErrors::single(
-                    "text",
-                    "The WhatsApp messaging window is closed: send a template (contentSid) or an internal message",
-                ),
+            return Err(ApiError::conflict(
+                "text",
+                "The WhatsApp messaging window is closed: send a template (contentSid) or an internal message",
             ));
         }
     };

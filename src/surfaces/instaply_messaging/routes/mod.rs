@@ -19,6 +19,7 @@ use super::storage::threads::{self, User};
 use crate::platform::domain::{ApiKey, FieldErrors};
 use crate::platform::group_commit::GroupCommit;
 use crate::platform::http::body;
+use crate::platform::http::error::JsonError;
 
 /// What the messaging routes need.
 pub struct MessagingRoutes {
@@ -95,24 +96,31 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Why a messaging request was refused, in Instaply's shapes (assumed, as
-/// docs/instaply-messaging.md lists).
+/// docs/instaply-messaging.md lists): a missing or unknown token, or the
+/// platform's field errors and 503.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("missing or invalid token")]
     Unauthorized,
-    #[error("rejected with {0}")]
-    Rejected(StatusCode, FieldErrors),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Failed(#[from] JsonError),
 }
 
 impl ApiError {
     pub fn invalid(errors: FieldErrors) -> Self {
-        Self::Rejected(StatusCode::BAD_REQUEST, errors)
+        JsonError::invalid_fields(errors).into()
     }
 
     pub fn not_found(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Rejected(StatusCode::NOT_FOUND, FieldErrors::single(field, message))
+        JsonError::not_found(field, message).into()
+    }
+
+    pub fn conflict(field: &'static str, message: impl Into<String>) -> Self {
+        JsonError::Rejected(StatusCode::CONFLICT, FieldErrors::single(field, message)).into()
+    }
+
+    pub fn unavailable(cause: String) -> Self {
+        JsonError::Unavailable(cause).into()
     }
 
     pub fn no_thread(id: impl std::fmt::Display) -> Self {
@@ -122,19 +130,19 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        Self::Unavailable(error.to_string())
+        JsonError::from(error).into()
     }
 }
 
 impl From<body::ReadError> for ApiError {
     fn from(error: body::ReadError) -> Self {
-        Self::Rejected(error.status(), error.to_field_errors())
+        JsonError::from(error).into()
     }
 }
 
 impl From<tokio::time::error::Elapsed> for ApiError {
-    fn from(_: tokio::time::error::Elapsed) -> Self {
-        Self::Unavailable("the database did not answer within IVR_DB_TIMEOUT".to_owned())
+    fn from(error: tokio::time::error::Elapsed) -> Self {
+        JsonError::from(error).into()
     }
 }
 
@@ -142,8 +150,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Rejected(status, _) => *status,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Failed(error) => error.status_code(),
         }
     }
 
@@ -152,13 +159,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized => HttpResponse::Unauthorized()
                 .content_type("application/json")
                 .body(r#"{"token":"Missing or invalid token"}"#),
-            Self::Rejected(status, errors) => HttpResponse::build(*status)
-                .content_type("application/json")
-                .body(errors.to_json()),
-            Self::Unavailable(cause) => {
-                tracing::warn!(%cause, "messaging API answering 503");
-                crate::platform::http::unavailable()
-            }
+            Self::Failed(error) => error.error_response(),
         }
     }
 }
