@@ -10,12 +10,11 @@ use super::AdminError;
 use crate::configuration::parse_duration;
 use crate::control::inspection::{self, CallItem, Cursor, Filter, Page, SmsItem};
 use crate::platform::domain::FieldErrors;
+use crate::platform::http::{DEFAULT_PAGE, MAX_PAGE, page_limit};
 use crate::startup::AppState;
 use crate::surfaces::instaply_ivr::journal::Outcome;
 use crate::surfaces::instaply_ivr::sms::queue::{self, RetryRefused, SmsStatus};
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
 const MAX_WAIT: Duration = Duration::from_secs(60);
 /// How often a waiting request looks again: well inside the 100 ms a test
 /// may allow between the SMS being queued and the answer.
@@ -200,7 +199,7 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
     let (state_name, state_values) = listing.state();
     let mut errors = FieldErrors::default();
     let mut filter = Filter {
-        limit: DEFAULT_LIMIT,
+        limit: DEFAULT_PAGE,
         ..Filter::default()
     };
     let (mut after, mut wait) = (None, Duration::ZERO);
@@ -226,9 +225,9 @@ fn parse(query: &str, listing: Listing) -> Result<ListQuery, AdminError> {
                 Ok(since) => filter.since = Some(since.with_timezone(&Utc)),
                 Err(_) => errors.push("since", "Must be an RFC 3339 time, e.g. 2026-11-21T09:30:00Z"),
             },
-            "limit" => match value.parse::<i64>() {
-                Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => filter.limit = limit,
-                _ => errors.push("limit", format!("Must be a whole number from 1 to {MAX_LIMIT}")),
+            "limit" => match page_limit(&value) {
+                Some(limit) => filter.limit = limit,
+                None => errors.push("limit", format!("Must be a whole number from 1 to {MAX_PAGE}")),
             },
             "cursor" => {
                 let decoded = match listing {

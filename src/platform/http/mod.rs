@@ -21,6 +21,16 @@ pub struct Database {
     pub timeout: Duration,
 }
 
+/// Most items one listing page holds, in every admin listing.
+pub const MAX_PAGE: i64 = 500;
+/// Items a listing page holds when no `limit` is given.
+pub const DEFAULT_PAGE: i64 = 50;
+
+/// A listing's `limit`: a whole number from 1 to [`MAX_PAGE`].
+pub fn page_limit(raw: &str) -> Option<i64> {
+    raw.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n))
+}
+
 /// The contract's 503 body, shared by every route that needs the database.
 pub fn unavailable() -> HttpResponse {
     HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)

@@ -14,8 +14,8 @@ use super::storage::{self, SimulationItem};
 use super::transcript::Transcript;
 use super::twiml::Method;
 use crate::platform::domain::FieldErrors;
-use crate::platform::http::body;
 use crate::platform::http::error::JsonError;
+use crate::platform::http::{self as page, body};
 
 /// What the simulation routes need.
 pub struct SimulatorRoutes {
@@ -179,14 +179,11 @@ struct Items {
 )]
 #[get("/simulations")]
 pub async fn list(req: HttpRequest, state: web::Data<SimulatorRoutes>) -> Result<HttpResponse, JsonError> {
-    let mut limit = 50;
+    let mut limit = page::DEFAULT_PAGE;
     for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
         match name.as_ref() {
             "limit" => {
-                limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
+                limit = page::page_limit(&value)
                     .ok_or_else(|| JsonError::invalid("limit", "Must be a whole number from 1 to 500"))?
             }
             other => {

@@ -58,17 +58,11 @@ pub async fn admin_list_ivrs(
     req: HttpRequest,
     state: web::Data<SmartfloRoutes>,
 ) -> Result<HttpResponse, SmartfloError> {
-    let mut limit = 50;
+    let mut limit = crate::platform::http::DEFAULT_PAGE;
     for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
         let bad = || SmartfloError::Refused(StatusCode::BAD_REQUEST, format!("Invalid {name}: use limit, 1 to 500"));
         match name.as_ref() {
-            "limit" => {
-                limit = value
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=500).contains(n))
-                    .ok_or_else(bad)?
-            }
+            "limit" => limit = crate::platform::http::page_limit(&value).ok_or_else(bad)?,
             _ => return Err(bad()),
         }
     }

@@ -229,9 +229,7 @@ fn query_pairs(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)
 }
 
 fn limit(raw: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| (1..=500).contains(n))
+    crate::platform::http::page_limit(raw)
         .ok_or_else(|| ApiError::invalid(FieldErrors::single("limit", "Must be a whole number from 1 to 500")))
 }
 
