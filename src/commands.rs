@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::banner;
 use crate::call::{self as client, CallRequest};
 use crate::configuration::{
-    CallArgs, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SimulateArgs, SmsCommand,
+    CallArgs, ClockCommand, CustomerCommand, DatabaseArgs, AdminApiArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SimulateArgs, SmsCommand,
     WorkerArgs,
 };
 use crate::control::fixtures::Fixtures;
@@ -43,6 +43,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database.migrate().await?;
         if let (Some(path), Some(fixtures)) = (&args.fixtures, &fixtures) {
             apply_fixtures(&database.pool, path, fixtures).await?;
+        }
+        if let Some(speed) = args.clock_speed {
+            crate::platform::clock::set_speed(&database.pool, speed).await?;
         }
         let listener = TcpListener::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
         let app = Application::build(settings, database.pool.clone(), listener)?;
@@ -87,8 +90,8 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     outcome
 }
 
-/// `ivr-gateway worker`: delivery alone (welcome SMS and the messaging
-/// side's events), until SIGTERM or SIGINT.
+/// `ivr-gateway worker`: delivery alone (welcome SMS, the messaging side's
+/// events, Infobip's calls and reports), until SIGTERM or SIGINT.
 pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     args.database.validate()?;
     args.sms.validate()?;
@@ -109,10 +112,19 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let notifications = Notifications::start(database.pool.clone());
         let (stop, shutdown) = watch::channel(false);
         let sms = tokio::spawn(worker.run(&notifications, shutdown.clone()));
-        let events = tokio::spawn(deliveries.run(&notifications, shutdown));
+        let events = tokio::spawn(deliveries.run(&notifications, shutdown.clone()));
+        let infobip = startup::infobip_background(
+            &database.pool,
+            &args.sms.delivery_settings()?,
+            &notifications,
+            shutdown,
+        );
         shutdown_signal().await;
         let _ = stop.send(true);
         sms.await.context("the SMS worker panicked")?;
+        for task in infobip {
+            task.await.context("an Infobip worker panicked")?;
+        }
         events.await.context("the event delivery worker panicked")
     }
     .await;
@@ -197,6 +209,26 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<bool> {
 }
 
 /// `ivr-gateway customer …`: one admin request; prints the JSON answer.
+/// `ivr-gateway clock …`: the emulator's clock, through the admin API.
+pub async fn clock(command: ClockCommand) -> anyhow::Result<()> {
+    let (api, method, path, body) = match command {
+        ClockCommand::Show { api } => (api, reqwest::Method::GET, "/admin/clock", None),
+        ClockCommand::Advance { by, api } => (
+            api,
+            reqwest::Method::POST,
+            "/admin/clock/advance",
+            Some(serde_json::json!({ "by": by })),
+        ),
+        ClockCommand::Speed { speed, api } => (
+            api,
+            reqwest::Method::PUT,
+            "/admin/clock",
+            Some(serde_json::json!({ "speed": speed })),
+        ),
+    };
+    admin_request(&api, method, path, body).await
+}
+
 pub async fn customer(command: CustomerCommand) -> anyhow::Result<()> {
     let (api, path, body) = match command {
         CustomerCommand::Send {
@@ -216,11 +248,23 @@ pub async fn customer(command: CustomerCommand) -> anyhow::Result<()> {
             serde_json::json!({ "to": to }),
         ),
     };
+    admin_request(&api, reqwest::Method::POST, &path, Some(body)).await
+}
+
+/// One admin API request; its answer printed, or an error that says why.
+async fn admin_request(
+    api: &AdminApiArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
     let url = format!("{}{path}", api.url.trim_end_matches('/'));
-    let mut request = reqwest::Client::new()
-        .post(&url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string());
+    let mut request = reqwest::Client::new().request(method, &url);
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+    }
     if let Some(token) = &api.admin_token {
         request = request.bearer_auth(token.expose());
     }

@@ -70,6 +70,31 @@ pub enum Command {
     /// Play the customer of the messaging side, through a running gateway's admin API.
     #[command(subcommand)]
     Customer(CustomerCommand),
+    /// Read, advance or speed up the emulator's clock (scheduled Infobip
+    /// calls, validity, retry waits), through a running gateway's admin API.
+    #[command(subcommand)]
+    Clock(ClockCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClockCommand {
+    /// Print the emulator's time, its speed, and how far ahead of real time it is.
+    Show {
+        #[command(flatten)]
+        api: AdminApiArgs,
+    },
+    /// Move the emulator's time forward, e.g. `30m`, `2h`, `1d`.
+    Advance {
+        by: String,
+        #[command(flatten)]
+        api: AdminApiArgs,
+    },
+    /// Run the emulator's time this many times faster than real time (1 = real time).
+    Speed {
+        speed: f64,
+        #[command(flatten)]
+        api: AdminApiArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -250,6 +275,10 @@ pub struct ServeArgs {
     /// Bearer token for `/admin`. Required for any bind other than loopback.
     #[arg(long, env = "IVR_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<Secret>,
+    /// Runs the emulator's clock this many times faster than real time from
+    /// start-up (scheduled Infobip calls, validity, retry waits); unset leaves it as it is.
+    #[arg(long, env = "IVR_CLOCK_SPEED", value_parser = parse_clock_speed)]
+    pub clock_speed: Option<f64>,
     #[command(flatten)]
     pub rules: RulesArgs,
     /// Hook requests per second allowed per API key, per replica (`0` = no limit).
@@ -614,6 +643,14 @@ pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
             format!("'{text}' is not HOST:PORT (an IP address and a port, e.g. 127.0.0.1:8080)")
         }
     })
+}
+
+fn parse_clock_speed(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|speed| *speed >= 0.001 && crate::platform::clock::valid_speed(*speed))
+        .ok_or_else(|| format!("'{text}' is not a clock speed from 0.001 to 100000"))
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -39,6 +39,7 @@ async fn run() -> ExitCode {
         Command::Keys(command) => commands::keys(command).await,
         Command::Ready(args) => commands::ready(args).await,
         Command::Customer(command) => commands::customer(command).await,
+        Command::Clock(command) => commands::clock(command).await,
         Command::Simulate(args) => match commands::simulate(args).await {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(1),

@@ -13,6 +13,8 @@ use actix_service::{Service, ServiceFactoryExt, apply_fn_factory, map_config};
 use actix_web::dev::{AppConfig, Server};
 use actix_web::middleware::from_fn;
 use actix_web::{App, web};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use sqlx::PgPool;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
@@ -35,6 +37,9 @@ use crate::platform::notifications::Notifications;
 use crate::platform::rate_limit::{RateLimit, RateLimiter};
 use crate::platform::secret::Secret;
 use crate::surfaces::infobip::routes::InfobipRoutes;
+use crate::surfaces::infobip::{self, CallPlayer, OutboundCall, Pickup, PlayedCall};
+use crate::surfaces::instaply_messaging::DeliverySettings;
+use crate::surfaces::simulator::{self, Ending, ScriptCall};
 use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
 use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
@@ -76,8 +81,8 @@ pub fn dedicated_connections(serves: bool, worker: bool) -> u32 {
         0
     };
     let worker = if worker {
-        // The SMS worker's writer and the event deliveries' worker's.
-        2 * crate::platform::outbox::worker::FINISH_SLOTS
+        // The writers of the SMS worker, the event deliveries' and the Infobip reports'.
+        3 * crate::platform::outbox::worker::FINISH_SLOTS
     } else {
         0
     };
@@ -157,6 +162,12 @@ impl Application {
             );
             background.push(tokio::spawn(
                 deliveries.run(&notifications, background_shutdown.clone()),
+            ));
+            background.extend(infobip_background(
+                &pool,
+                &sms.delivery_settings()?,
+                &notifications,
+                background_shutdown.clone(),
             ));
         }
         background.push(tokio::spawn(instaply_messaging::mirror::run(
@@ -240,6 +251,7 @@ fn http_server(
     crate::platform::metrics::handle();
     crate::surfaces::instaply_ivr::metrics::register();
     instaply_messaging::metrics::register();
+    crate::surfaces::infobip::metrics::register();
     let app = move || {
         let (app, openapi) = App::new()
             .into_utoipa_app()
@@ -300,4 +312,83 @@ fn http_server(
             .map_err(crate::platform::telemetry::log_rejected_connection)
         })?
         .run())
+}
+
+/// Infobip's background work: the dialer placing launched calls (played by
+/// the call simulator) and the worker pushing their reports.
+pub fn infobip_background(
+    pool: &PgPool,
+    settings: &DeliverySettings,
+    notifications: &Notifications,
+    shutdown: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let player = Arc::new(SimulatedCalls {
+        pool: pool.clone(),
+        client: simulator::script::client(Duration::from_secs(5)),
+    });
+    let dialer = infobip::Dialer::new(pool.clone(), player);
+    let reports = infobip::report_worker(
+        pool.clone(),
+        settings.http_timeout,
+        settings.retry,
+        settings.worker,
+        infobip::metrics::counters(),
+    );
+    vec![
+        tokio::spawn(dialer.run(notifications, shutdown.clone())),
+        tokio::spawn(reports.run(notifications, shutdown)),
+    ]
+}
+
+/// Infobip's calls placed by the call simulator: each number answers as its persona says.
+struct SimulatedCalls {
+    pool: PgPool,
+    client: reqwest::Client,
+}
+
+/// Scenario calls played at once per batch.
+const SIMULATED_AT_ONCE: usize = 64;
+
+impl CallPlayer for SimulatedCalls {
+    fn play(&self, calls: Vec<OutboundCall>) -> BoxFuture<'static, Result<Vec<PlayedCall>, String>> {
+        use futures_util::StreamExt;
+        let (pool, client) = (self.pool.clone(), self.client.clone());
+        async move {
+            let numbers: Vec<String> = calls.iter().map(|call| call.to.clone()).collect();
+            let personas = simulator::storage::personas_for(&pool, &numbers)
+                .await
+                .map_err(|error| format!("cannot read personas: {error}"))?;
+            let played = futures_util::stream::iter(calls)
+                .map(|call| {
+                    let script_call = ScriptCall {
+                        persona: personas.get(&call.to).cloned().unwrap_or_default(),
+                        from: call.from,
+                        to: call.to,
+                        script: call.script,
+                        variables: call.variables,
+                    };
+                    let client = client.clone();
+                    async move { played(simulator::play_script(&client, &script_call).await) }
+                })
+                .buffered(SIMULATED_AT_ONCE)
+                .collect()
+                .await;
+            Ok(played)
+        }
+        .boxed()
+    }
+}
+
+fn played(outcome: simulator::ScriptOutcome) -> PlayedCall {
+    PlayedCall {
+        pickup: match outcome.transcript.ended {
+            Ending::Busy => Pickup::Busy,
+            Ending::NoAnswer => Pickup::NoAnswer,
+            Ending::Failed => Pickup::Failed,
+            _ => Pickup::Answered,
+        },
+        collected: outcome.collected,
+        line_seconds: outcome.line_seconds,
+        transcript: serde_json::to_value(&outcome.transcript).unwrap_or_default(),
+    }
 }

@@ -47,6 +47,8 @@ enum Changed {
     Message { ids: Vec<i64> },
     /// Calls played by the simulator.
     Simulation { ids: Vec<i64> },
+    /// Infobip calls launched or ended, by launch: (account id, bulk id).
+    Infobip { launches: Vec<(i64, String)> },
     /// Event deliveries queued, or whose status changed.
     Delivery {
         ids: Vec<uuid::Uuid>,
@@ -142,6 +144,15 @@ async fn render(pool: &PgPool, payload: &str) -> Vec<Frame> {
             for id in ids {
                 if let Ok(Some(simulation)) = crate::surfaces::simulator::storage::get(pool, id).await {
                     rendered.extend(frame("simulation", &simulation));
+                }
+            }
+        }
+        Ok(Changed::Infobip { launches }) => {
+            for (_, bulk_id) in launches {
+                if let Ok(found) = crate::surfaces::infobip::reports::launches(pool, Some(&bulk_id), 10).await {
+                    for launch in found {
+                        rendered.extend(frame("infobip", &launch));
+                    }
                 }
             }
         }

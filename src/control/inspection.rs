@@ -218,15 +218,18 @@ fn page_end<T>(items: &mut Vec<T>, limit: i64) -> Option<&T> {
 }
 
 /// Empties the journal and the outbox (and what derives from them: attempts,
-/// cool-downs); organizations, keys, stores and opt-outs stay.
+/// cool-downs), Infobip launches and their calls and reports, and puts the
+/// emulator's clock back to real time; organizations, keys, stores,
+/// opt-outs, scenarios and personas stay.
 pub async fn reset(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query!(
         "TRUNCATE calls, sms_attempts, sms_outbox, welcome_cooldowns, welcome_mirror_queue,
-                  webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers, simulations"
+                  webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers, simulations,
+                  infobip_launches, infobip_messages, infobip_calls, infobip_reports, infobip_report_attempts"
     )
     .execute(pool)
     .await?;
-    Ok(())
+    crate::platform::clock::reset(pool).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub mod embedded_postgres;
 pub mod notifications;
 /// One commit per batch of items instead of one per item.
 pub mod group_commit;
+/// The emulator's clock: scheduled work is measured on it, and tests move it.
+pub mod clock;
 /// Durable delivery: leased claims, fenced finishes, retries, group-committed records.
 pub mod outbox;
 /// Tenants (organizations, keys, stores), cached in memory and dropped on every change.

@@ -2,6 +2,7 @@
 //! (docs/ivr-hook.md §7), behind a bearer token.
 
 mod auth;
+mod clock;
 mod events;
 mod fixtures;
 mod inspection;
@@ -56,6 +57,10 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
             .configure(crate::surfaces::instaply_messaging::routes::admin::configure)
             .configure(crate::surfaces::simulator::routes::configure)
             .configure(crate::surfaces::smartflo::routes::configure_admin)
+            .configure(crate::surfaces::infobip::admin::configure)
+            .service(clock::show)
+            .service(clock::advance)
+            .service(clock::set_speed)
             // Inside the scope, so that its token check comes before any 405.
             .default_service(actix_web::web::to(crate::platform::http::fallback)),
     );

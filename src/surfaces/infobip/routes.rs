@@ -1,4 +1,6 @@
-//! `/infobip/voice/ivr/1/scenarios…`, with Infobip's authentication and error shapes.
+//! `/infobip/voice/ivr/1/scenarios…`, the launch (`…/ivr/1/messages`) and
+//! the reports' pull (`/infobip/voice/1/reports`), with Infobip's
+//! authentication and error shapes.
 
 use std::time::Duration;
 
@@ -10,6 +12,10 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::calls::{self, LaunchError};
+use super::launch as launch_body;
+use super::report::PENDING_ACCEPTED;
+use super::reports;
 use super::scenario::{self, Errors};
 use super::storage::{self, Scenario};
 use crate::platform::domain::ApiKey;
@@ -25,7 +31,9 @@ pub fn configure(cfg: &mut ServiceConfig<'_>) {
         .service(list_scenarios)
         .service(show_scenario)
         .service(update_scenario)
-        .service(delete_scenario);
+        .service(delete_scenario)
+        .service(launch)
+        .service(pull_reports);
 }
 
 /// Infobip's errors: `{"requestError":{"serviceException":{messageId, text, validationErrors?}}}`.
@@ -311,4 +319,107 @@ pub async fn delete_scenario(
         return Err(not_found());
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A launch body's limit: 20,000 destinations with ids fit in well under it.
+const MAX_LAUNCH_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "describes the body for the OpenAPI document")]
+struct LaunchBody {
+    /// Generated when absent; unique per account.
+    #[schema(max_length = 100)]
+    bulk_id: Option<String>,
+    /// The SDK's `CallsIvrMessage`s: scenarioId, from, destinations[{to, messageId}], parameters, notifyUrl,
+    /// notifyContentType, notifyContentVersion, callbackData (≤ 200), validityPeriod (minutes, clamped to 2880),
+    /// sendAt, retry{minPeriod, maxPeriod, maxCount}, sendingSpeed{speed, timeUnit}; 20,000 destinations in all.
+    #[schema(value_type = Vec<Object>, min_items = 1)]
+    messages: Vec<Value>,
+}
+
+/// Launches a scenario to many destinations: each is called at `sendAt` (or at once) at the sending speed,
+/// retried while busy or unanswered, and reported to `notifyUrl`.
+#[utoipa::path(
+    tag = "infobip",
+    security(("infobip_auth" = [])),
+    request_body = LaunchBody,
+    responses(
+        (status = 200, description = "Accepted: every destination PENDING_ACCEPTED",
+            example = json!({"bulkId": "2034072219640523073", "messages": [{"to": "41793026727",
+                "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED", "description": "Message sent to next instance"},
+                "messageId": "2250be2d4219-3af1-78856-aabe-1362af1edfd2"}]})),
+        (status = 400, description = "Infobip's validation errors, by path",
+            example = json!({"requestError": {"serviceException": {"messageId": "BAD_REQUEST", "text": "Bad request",
+                "validationErrors": {"messages[0].callbackData": ["size must be between 0 and 200"]}}}})),
+        (status = 401, description = "Invalid login details"),
+        (status = 413, description = "Body over 8 MiB"),
+        (status = 503, description = "The database cannot be reached"),
+    )
+)]
+#[post("/infobip/voice/ivr/1/messages")]
+pub async fn launch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<InfobipRoutes>,
+) -> Result<HttpResponse, InfobipError> {
+    let account = account(&req, &state).await?;
+    let bytes = body::read_limited(&req, payload, MAX_LAUNCH_BYTES).await?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| InfobipError::Service(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid JSON: {e}")))?;
+    let checked = launch_body::check(&body, chrono::Utc::now()).map_err(InfobipError::Invalid)?;
+    let accepted = match tokio::time::timeout(state.db_timeout, calls::insert_launch(&state.pool, account, &checked)).await? {
+        Ok(accepted) => accepted,
+        Err(LaunchError::Invalid(errors)) => return Err(InfobipError::Invalid(errors)),
+        Err(LaunchError::Database(error)) => return Err(error.into()),
+    };
+    let status = PENDING_ACCEPTED.status();
+    let messages: Vec<Value> = accepted
+        .destinations
+        .iter()
+        .map(|(to, message_id)| json!({"to": to, "status": status, "messageId": message_id}))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"bulkId": accepted.bulk_id, "messages": messages})))
+}
+
+/// Reports not pulled yet, oldest first: each is returned once (pushed ones too).
+#[utoipa::path(
+    tag = "infobip",
+    security(("infobip_auth" = [])),
+    params(
+        ("bulkId" = Option<String>, Query, max_length = 100),
+        ("messageId" = Option<String>, Query, max_length = 200),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Reports (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "`{\"results\": [CallsReport…]}`"),
+        (status = 400, description = "A bad limit"),
+        (status = 401, description = "Invalid login details"),
+        (status = 503, description = "The database cannot be reached"),
+    )
+)]
+#[get("/infobip/voice/1/reports")]
+pub async fn pull_reports(req: HttpRequest, state: web::Data<InfobipRoutes>) -> Result<HttpResponse, InfobipError> {
+    let account = account(&req, &state).await?;
+    let (mut bulk_id, mut message_id, mut limit) = (None, None, 50);
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        match name.as_ref() {
+            "bulkId" if value.len() <= 100 && !value.contains('\0') => bulk_id = Some(value.into_owned()),
+            "messageId" if value.len() <= 200 && !value.contains('\0') => message_id = Some(value.into_owned()),
+            "bulkId" | "messageId" => return Err(bad_query(&name, "too long or holds NUL")),
+            "limit" => {
+                limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| bad_query("limit", "must be 1 to 1000"))?
+            }
+            _ => {}
+        }
+    }
+    let results = tokio::time::timeout(
+        state.db_timeout,
+        reports::pull(&state.pool, account, bulk_id.as_deref(), message_id.as_deref(), limit),
+    )
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({"results": results})))
 }

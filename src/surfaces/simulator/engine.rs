@@ -348,7 +348,7 @@ impl Player<'_> {
 }
 
 /// The URL as the access log shows it: values outside an allow-list masked.
-fn redacted(url: &reqwest::Url) -> String {
+pub(super) fn redacted(url: &reqwest::Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
     match url.query() {
@@ -373,7 +373,7 @@ fn pressed(keys: &str, gather: &twiml::Gather) -> String {
     digits
 }
 
-async fn read_limited(response: reqwest::Response) -> Result<String, String> {
+pub(super) async fn read_limited(response: reqwest::Response) -> Result<String, String> {
     let mut body = Vec::new();
     let mut stream = response.bytes_stream();
     while let Some(chunk) = stream.next().await {
@@ -386,7 +386,7 @@ async fn read_limited(response: reqwest::Response) -> Result<String, String> {
     String::from_utf8(body).map_err(|_| "the answer is not UTF-8".to_owned())
 }
 
-fn describe(error: &reqwest::Error) -> String {
+pub(super) fn describe(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "timed out".to_owned()
     } else if error.is_connect() {

@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use serde::Deserialize;
 use sqlx::PgPool;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::engine::{self, Call};
 use super::persona::Persona;
-use super::storage::{self, SimulationItem};
+use super::storage::{self, NumberPersona, SimulationItem};
 use super::transcript::Transcript;
 use super::twiml::Method;
 use crate::platform::domain::FieldErrors;
@@ -35,7 +35,27 @@ impl SimulatorRoutes {
 }
 
 pub fn configure(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(simulate).service(list).service(show);
+    cfg.service(simulate)
+        .service(list)
+        .service(show)
+        .service(list_personas)
+        .service(put_persona)
+        .service(delete_persona);
+}
+
+/// A persona's bounds: what a person on a phone can do.
+pub fn check_persona(persona: &Persona) -> Result<(), &'static str> {
+    let keys_ok = persona.presses.len() <= 100
+        && persona
+            .presses
+            .iter()
+            .all(|keys| keys.len() <= 32 && keys.chars().all(|k| k.is_ascii_digit() || k == '*' || k == '#'));
+    let dial_ok = persona.dial.len() <= 100 && persona.dial.keys().all(|number| number.len() <= 32);
+    if keys_ok && dial_ok {
+        Ok(())
+    } else {
+        Err("presses: at most 100 entries of up to 32 keys among 0-9, * and #; dial: at most 100 numbers")
+    }
 }
 
 /// Longest a simulation may take in all (each request is bounded at 5 s).
@@ -113,17 +133,8 @@ pub async fn simulate(
     if request.url.len() > 2048 || request.url.contains('\0') {
         errors.push("url", "Expected at most 2048 characters, no NUL");
     }
-    if request.persona.presses.len() > 100
-        || request
-            .persona
-            .presses
-            .iter()
-            .any(|keys| keys.len() > 32 || !keys.chars().all(|k| k.is_ascii_digit() || k == '*' || k == '#'))
-    {
-        errors.push(
-            "persona",
-            "presses: at most 100 entries of up to 32 keys among 0-9, * and #",
-        );
+    if let Err(problem) = check_persona(&request.persona) {
+        errors.push("persona", problem);
     }
     if !errors.is_empty() {
         return Err(JsonError::Rejected(actix_web::http::StatusCode::BAD_REQUEST, errors));
@@ -220,4 +231,89 @@ pub async fn show(path: web::Path<String>, state: web::Data<SimulatorRoutes>) ->
         .await??
         .ok_or_else(missing)?;
     Ok(HttpResponse::Ok().json(item))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct PersonaItems {
+    items: Vec<NumberPersona>,
+}
+
+/// Numbers with a persona: how each answers the simulator's calls (an
+/// Infobip launch's destinations). Any other number answers and presses nothing.
+#[utoipa::path(
+    tag = "simulator",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, body = PersonaItems),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[get("/personas")]
+pub async fn list_personas(state: web::Data<SimulatorRoutes>) -> Result<HttpResponse, JsonError> {
+    let items = tokio::time::timeout(state.db_timeout, storage::list_personas(&state.pool)).await??;
+    Ok(HttpResponse::Ok().json(PersonaItems { items }))
+}
+
+/// The number in a persona's path: digits, optionally after a `+`.
+fn persona_number(raw: &str) -> Result<&str, JsonError> {
+    let digits = raw.strip_prefix('+').unwrap_or(raw);
+    if (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw)
+    } else {
+        Err(JsonError::invalid("number", "Expected 3 to 15 digits, optionally after a +"))
+    }
+}
+
+/// Sets how a number answers, e.g. `{"answer": "busy"}` or `{"presses": ["1", "42#"]}`.
+#[utoipa::path(
+    tag = "simulator",
+    security(("admin_token" = [])),
+    params(("number" = String, Path, pattern = "^[+]?[0-9]{3,15}$", example = "41793026727")),
+    request_body = Persona,
+    responses(
+        (status = 200, body = NumberPersona),
+        (status = 400, description = "A bad number or persona, named", body = FieldErrors),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 413, description = "Body over 64 KiB", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[put("/personas/{number}")]
+pub async fn put_persona(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<SimulatorRoutes>,
+) -> Result<HttpResponse, JsonError> {
+    let number = persona_number(&path)?.to_owned();
+    let bytes = body::read_limited(&req, payload, 64 * 1024).await?;
+    let persona: Persona =
+        serde_json::from_slice(&bytes).map_err(|e| JsonError::invalid("persona", format!("Invalid persona: {e}")))?;
+    check_persona(&persona).map_err(|problem| JsonError::invalid("persona", problem))?;
+    let mut conn = tokio::time::timeout(state.db_timeout, state.pool.acquire()).await??;
+    tokio::time::timeout(state.db_timeout, storage::put_persona(&mut conn, &number, &persona)).await??;
+    Ok(HttpResponse::Ok().json(NumberPersona { number, persona }))
+}
+
+/// Forgets a number's persona: it answers and presses nothing again.
+#[utoipa::path(
+    tag = "simulator",
+    security(("admin_token" = [])),
+    params(("number" = String, Path, pattern = "^[+]?[0-9]{3,15}$", example = "41793026727")),
+    responses(
+        (status = 204, description = "Forgotten"),
+        (status = 400, description = "A bad number", body = FieldErrors),
+        (status = 401, description = "Missing or wrong bearer token", body = FieldErrors),
+        (status = 404, description = "That number has no persona", body = FieldErrors),
+        (status = 503, description = "The database cannot be reached", body = FieldErrors, headers(("Retry-After" = String))),
+    )
+)]
+#[delete("/personas/{number}")]
+pub async fn delete_persona(path: web::Path<String>, state: web::Data<SimulatorRoutes>) -> Result<HttpResponse, JsonError> {
+    let number = persona_number(&path)?;
+    if !tokio::time::timeout(state.db_timeout, storage::delete_persona(&state.pool, number)).await?? {
+        return Err(JsonError::not_found("number", format!("{number} has no persona")));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }
