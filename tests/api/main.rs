@@ -14,6 +14,7 @@ mod group_commit;
 mod health;
 mod helpers;
 mod infobip;
+mod infobip_launches;
 mod ivr_outcomes;
 mod limits;
 mod messaging;
