@@ -11,6 +11,7 @@ RUN mkdir -p src benches migrations \
  && touch src/lib.rs \
  && echo 'fn main() {}' > benches/sms_drain.rs \
  && echo 'fn main() {}' > benches/simulator.rs \
+ && echo 'fn main() {}' > benches/infobip.rs \
  && cargo build --release --locked --bin ivr-gateway \
  && rm -rf src benches
 COPY . .

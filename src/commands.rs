@@ -13,8 +13,8 @@ use tokio::sync::watch;
 use crate::banner;
 use crate::call::{self as client, CallRequest};
 use crate::configuration::{
-    CallArgs, ClockCommand, CustomerCommand, DatabaseArgs, AdminApiArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs, SimulateArgs, SmsCommand,
-    WorkerArgs,
+    AdminApiArgs, CallArgs, ClockCommand, CustomerCommand, DatabaseArgs, KeysCommand, ReadyArgs, SeedArgs, ServeArgs,
+    SimulateArgs, SmsCommand, WorkerArgs,
 };
 use crate::control::fixtures::Fixtures;
 use crate::platform::db;
@@ -113,12 +113,8 @@ pub async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         let (stop, shutdown) = watch::channel(false);
         let sms = tokio::spawn(worker.run(&notifications, shutdown.clone()));
         let events = tokio::spawn(deliveries.run(&notifications, shutdown.clone()));
-        let infobip = startup::infobip_background(
-            &database.pool,
-            &args.sms.delivery_settings()?,
-            &notifications,
-            shutdown,
-        );
+        let infobip =
+            startup::infobip_background(&database.pool, &args.sms.delivery_settings()?, &notifications, shutdown);
         shutdown_signal().await;
         let _ = stop.send(true);
         sms.await.context("the SMS worker panicked")?;

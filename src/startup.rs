@@ -38,12 +38,12 @@ use crate::platform::rate_limit::{RateLimit, RateLimiter};
 use crate::platform::secret::Secret;
 use crate::surfaces::infobip::routes::InfobipRoutes;
 use crate::surfaces::infobip::{self, CallPlayer, OutboundCall, Pickup, PlayedCall};
-use crate::surfaces::instaply_messaging::DeliverySettings;
-use crate::surfaces::simulator::{self, Ending, ScriptCall};
 use crate::surfaces::instaply_ivr::hook::{Hook, HookRules};
 use crate::surfaces::instaply_ivr::routes::HookRoutes;
+use crate::surfaces::instaply_messaging::DeliverySettings;
 use crate::surfaces::instaply_messaging::{self, routes::MessagingRoutes};
 use crate::surfaces::simulator::routes::SimulatorRoutes;
+use crate::surfaces::simulator::{self, Ending, ScriptCall};
 use crate::surfaces::smartflo::routes::SmartfloRoutes;
 
 /// What the application is built from, whatever reads it (the command line
@@ -322,11 +322,7 @@ pub fn infobip_background(
     notifications: &Notifications,
     shutdown: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    let player = Arc::new(SimulatedCalls {
-        pool: pool.clone(),
-        client: simulator::script::client(Duration::from_secs(5)),
-    });
-    let dialer = infobip::Dialer::new(pool.clone(), player);
+    let dialer = infobip::Dialer::new(pool.clone(), simulated_calls(pool));
     let reports = infobip::report_worker(
         pool.clone(),
         settings.http_timeout,
@@ -340,7 +336,15 @@ pub fn infobip_background(
     ]
 }
 
-/// Infobip's calls placed by the call simulator: each number answers as its persona says.
+/// Infobip's calls placed by the call simulator.
+pub fn simulated_calls(pool: &PgPool) -> Arc<dyn CallPlayer> {
+    Arc::new(SimulatedCalls {
+        pool: pool.clone(),
+        client: simulator::script::client(Duration::from_secs(5)),
+    })
+}
+
+/// Each number answers as its persona says.
 struct SimulatedCalls {
     pool: PgPool,
     client: reqwest::Client,

@@ -31,11 +31,9 @@ pub struct ClockState {
 }
 
 pub async fn state(pool: &PgPool) -> sqlx::Result<ClockState> {
-    let row = sqlx::query!(
-        r#"SELECT emulator_now() AS "now!", now() AS "real_now!", speed FROM emulator_clock"#
-    )
-    .fetch_one(pool)
-    .await?;
+    let row = sqlx::query!(r#"SELECT emulator_now() AS "now!", now() AS "real_now!", speed FROM emulator_clock"#)
+        .fetch_one(pool)
+        .await?;
     Ok(ClockState {
         now: row.now,
         real_now: row.real_now,
@@ -77,7 +75,9 @@ pub async fn reset(pool: &PgPool) -> sqlx::Result<()> {
 }
 
 async fn announce(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query!("SELECT pg_notify('emulator_clock', '')").execute(pool).await?;
+    sqlx::query!("SELECT pg_notify('emulator_clock', '')")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 

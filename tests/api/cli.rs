@@ -591,7 +591,7 @@ fn a_pool_too_small_for_the_writers_is_refused_before_anything_starts() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("IVR_DB_POOL_SIZE (4) must be more than the 7 connections the writers and the listener hold"),
+        stderr.contains("IVR_DB_POOL_SIZE (4) must be more than the 9 connections the writers and the listener hold"),
         "{stderr}"
     );
 }

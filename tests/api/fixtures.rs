@@ -125,7 +125,7 @@ async fn post_fixtures(app: &TestApp, content_type: Option<&str>, body: &str) ->
     }
 }
 
-const APPLIED_EXAMPLE: &str = r#"{"organizations":2,"stores":3,"phones":3,"keys":2,"opt_outs":1,"users":2,"tokens":2,"templates":1,"webhooks":0,"smartflo_ivrs":1}"#;
+const APPLIED_EXAMPLE: &str = r#"{"organizations":2,"stores":3,"phones":3,"keys":2,"opt_outs":1,"users":2,"tokens":2,"templates":1,"webhooks":0,"smartflo_ivrs":1,"personas":3}"#;
 
 #[tokio::test]
 async fn the_admin_api_loads_toml_and_json_documents() {

@@ -98,8 +98,10 @@ async fn a_launch_answers_pending_accepted_for_every_destination_with_ids_genera
     let app = spawn_app().await;
     let scenario = app.scenario(menu()).await;
     let (status, body) = app
-        .launch(json!({"bulkId": "bulk-1", "messages": [{"scenarioId": scenario, "from": "38515507799",
-            "destinations": [{"to": "41793026727", "messageId": "m-1"}, {"to": "41793026728"}]}]}))
+        .launch(
+            json!({"bulkId": "bulk-1", "messages": [{"scenarioId": scenario, "from": "38515507799",
+            "destinations": [{"to": "41793026727", "messageId": "m-1"}, {"to": "41793026728"}]}]}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["bulkId"], "bulk-1");
@@ -154,7 +156,10 @@ async fn bad_launches_are_refused_in_infobips_shape_and_over_limit_values_clampe
         .await;
     assert_eq!(
         (status, &body["requestError"]["serviceException"]["validationErrors"]),
-        (400, &json!({"messages[0].scenarioId": ["no such scenario in this account"]}))
+        (
+            400,
+            &json!({"messages[0].scenarioId": ["no such scenario in this account"]})
+        )
     );
     for (body, text) in [("{", "Invalid JSON"), ("[]", "Bad request")] {
         let response = app
@@ -168,7 +173,12 @@ async fn bad_launches_are_refused_in_infobips_shape_and_over_limit_values_clampe
         assert_eq!(response.status(), 400);
         let error: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
         assert_eq!(error["requestError"]["serviceException"]["messageId"], "BAD_REQUEST");
-        assert!(error["requestError"]["serviceException"]["text"].as_str().unwrap().starts_with(text));
+        assert!(
+            error["requestError"]["serviceException"]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with(text)
+        );
     }
     let response = app
         .client
@@ -181,14 +191,17 @@ async fn bad_launches_are_refused_in_infobips_shape_and_over_limit_values_clampe
         (response.status().as_u16(), response.text().await.unwrap()),
         (
             401,
-            r#"{"requestError":{"serviceException":{"messageId":"UNAUTHORIZED","text":"Invalid login details"}}}"#.to_owned()
+            r#"{"requestError":{"serviceException":{"messageId":"UNAUTHORIZED","text":"Invalid login details"}}}"#
+                .to_owned()
         )
     );
 
     // Clamped, not refused: validity to 48 h, maxCount to 4, periods up the ladder.
     let (status, _) = app
-        .launch(json!({"bulkId": "clamped", "messages": [{"scenarioId": scenario, "destinations": [{"to": "41793026727"}],
-            "validityPeriod": 100000, "retry": {"minPeriod": 3, "maxPeriod": 45, "maxCount": 10}}]}))
+        .launch(
+            json!({"bulkId": "clamped", "messages": [{"scenarioId": scenario, "destinations": [{"to": "41793026727"}],
+            "validityPeriod": 100000, "retry": {"minPeriod": 3, "maxPeriod": 45, "maxCount": 10}}]}),
+        )
         .await;
     assert_eq!(status, 200);
     let stored: (i32, i32, i32, f64) = sqlx::query_as(
@@ -222,7 +235,10 @@ async fn twenty_thousand_destinations_are_accepted_and_stored_before_the_answer(
         .launch(json!({"messages": [{"scenarioId": scenario, "destinations": too_many}]}))
         .await;
     assert_eq!(
-        (status, &body["requestError"]["serviceException"]["validationErrors"]["messages"]),
+        (
+            status,
+            &body["requestError"]["serviceException"]["validationErrors"]["messages"]
+        ),
         (400, &json!(["at most 20000 destinations in one request, not 20001"]))
     );
 }
@@ -233,19 +249,32 @@ async fn personas_make_the_reports_in_json_v2_v1_and_xml_and_each_is_pulled_once
     let sink = Sink::accepting();
     let scenario = app.scenario(menu()).await;
     let numbers = [BUSY, NO_ANSWER, PRESSES_2, ANSWERS];
-    let destinations: Vec<Value> = numbers.iter().map(|to| json!({"to": to, "messageId": format!("v2-{to}")})).collect();
+    let destinations: Vec<Value> = numbers
+        .iter()
+        .map(|to| json!({"to": to, "messageId": format!("v2-{to}")}))
+        .collect();
     let mut message = json!({"scenarioId": scenario, "from": "38515507799", "destinations": destinations,
         "notifyUrl": format!("{}/v2", sink.url), "callbackData": "campaign-7", "parameters": {"name": "Ana"}});
     let (status, _) = app.launch(json!({"bulkId": "v2", "messages": [message.clone()]})).await;
     assert_eq!(status, 200);
     message["notifyUrl"] = json!(format!("{}/v1", sink.url));
     message["notifyContentVersion"] = json!(1);
-    message["destinations"] = json!(numbers.iter().map(|to| json!({"to": to, "messageId": format!("v1-{to}")})).collect::<Vec<_>>());
+    message["destinations"] = json!(
+        numbers
+            .iter()
+            .map(|to| json!({"to": to, "messageId": format!("v1-{to}")}))
+            .collect::<Vec<_>>()
+    );
     app.launch(json!({"bulkId": "v1", "messages": [message.clone()]})).await;
     message["notifyUrl"] = json!(format!("{}/xml", sink.url));
     message["notifyContentVersion"] = json!(2);
     message["notifyContentType"] = json!("application/xml");
-    message["destinations"] = json!(numbers.iter().map(|to| json!({"to": to, "messageId": format!("xml-{to}")})).collect::<Vec<_>>());
+    message["destinations"] = json!(
+        numbers
+            .iter()
+            .map(|to| json!({"to": to, "messageId": format!("xml-{to}")}))
+            .collect::<Vec<_>>()
+    );
     app.launch(json!({"bulkId": "xml", "messages": [message]})).await;
 
     assert!(wait_for(Duration::from_secs(15), || async { sink.acknowledged().len() >= 12 }).await);
@@ -275,16 +304,33 @@ async fn personas_make_the_reports_in_json_v2_v1_and_xml_and_each_is_pulled_once
     assert_eq!(pressed["voiceCall"]["ivr"]["collectedDtmfs"], r#"{"choice":"2"}"#);
     assert_eq!(pressed["voiceCall"]["ivr"]["scenarioId"], scenario.as_str());
     assert_eq!(
-        (pressed["callbackData"].as_str(), pressed["bulkId"].as_str(), pressed["messageId"].as_str(), pressed["from"].as_str()),
-        (Some("campaign-7"), Some("v2"), Some("v2-41793026003"), Some("38515507799"))
+        (
+            pressed["callbackData"].as_str(),
+            pressed["bulkId"].as_str(),
+            pressed["messageId"].as_str(),
+            pressed["from"].as_str()
+        ),
+        (
+            Some("campaign-7"),
+            Some("v2"),
+            Some("v2-41793026003"),
+            Some("38515507799")
+        )
     );
     // Answered, pressed nothing: an empty string; busy: no DTMF at all.
     assert_eq!(by_to(ANSWERS)["voiceCall"]["dtmfCodes"], "");
     assert!(by_to(BUSY)["voiceCall"].get("dtmfCodes").is_none());
 
-    let v1: Vec<Value> = received.iter().filter(|r| r.path == "/v1").map(|r| r.json()["results"][0].clone()).collect();
+    let v1: Vec<Value> = received
+        .iter()
+        .filter(|r| r.path == "/v1")
+        .map(|r| r.json()["results"][0].clone())
+        .collect();
     let pressed_v1 = v1.iter().find(|report| report["to"] == PRESSES_2).unwrap();
-    assert_eq!((pressed_v1["dtmfCodes"].as_str(), pressed_v1.get("voiceCall")), (Some("2"), None));
+    assert_eq!(
+        (pressed_v1["dtmfCodes"].as_str(), pressed_v1.get("voiceCall")),
+        (Some("2"), None)
+    );
     assert_eq!(pressed_v1["status"]["name"], "DELIVERED_TO_HANDSET");
 
     let xml: Vec<String> = received
@@ -300,11 +346,17 @@ async fn personas_make_the_reports_in_json_v2_v1_and_xml_and_each_is_pulled_once
     assert!(busy_xml.contains("<name>USER_BUSY</name>"));
 
     // The pull hands out each of the 12 once, oldest first, filtered by bulk id.
-    let (_, pulled) = app.infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports?bulkId=v1&limit=3", None).await;
+    let (_, pulled) = app
+        .infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports?bulkId=v1&limit=3", None)
+        .await;
     assert_eq!(pulled["results"].as_array().unwrap().len(), 3);
-    let (_, rest) = app.infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports?limit=1000", None).await;
+    let (_, rest) = app
+        .infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports?limit=1000", None)
+        .await;
     assert_eq!(rest["results"].as_array().unwrap().len(), 9);
-    let (_, none) = app.infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports", None).await;
+    let (_, none) = app
+        .infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports", None)
+        .await;
     assert_eq!(none, json!({"results": []}));
 }
 
@@ -314,19 +366,24 @@ async fn retries_climb_the_ladder_and_validity_expires_as_the_clock_moves() {
     let scenario = app.scenario(menu()).await;
     // Busy three times: the first call and two retries, 1 then 2 minutes apart.
     let (status, _) = app
-        .launch(json!({"bulkId": "retried", "messages": [{"scenarioId": scenario, "destinations": [{"to": BUSY}],
-            "retry": {"minPeriod": 1, "maxPeriod": 2, "maxCount": 2}}]}))
+        .launch(
+            json!({"bulkId": "retried", "messages": [{"scenarioId": scenario, "destinations": [{"to": BUSY}],
+            "retry": {"minPeriod": 1, "maxPeriod": 2, "maxCount": 2}}]}),
+        )
         .await;
     assert_eq!(status, 200);
     let waiting = app.calls_when("retried", "pending", 1).await;
-    assert!(wait_for(Duration::from_secs(10), || async {
-        let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM infobip_calls WHERE bulk_id = 'retried'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        attempts == 1
-    })
-    .await, "{waiting:?}");
+    assert!(
+        wait_for(Duration::from_secs(10), || async {
+            let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM infobip_calls WHERE bulk_id = 'retried'")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            attempts == 1
+        })
+        .await,
+        "{waiting:?}"
+    );
     app.advance_clock("59s").await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     let attempts = |bulk: &'static str| {
@@ -344,12 +401,17 @@ async fn retries_climb_the_ladder_and_validity_expires_as_the_clock_moves() {
     assert!(wait_for(Duration::from_secs(10), || async { attempts("retried").await == 2 }).await);
     app.advance_clock("2m").await;
     let done = app.calls_when("retried", "undeliverable", 1).await;
-    assert_eq!((done[0]["attempts"].as_i64(), done[0]["last_error"].as_str()), (Some(3), Some("USER_BUSY")));
+    assert_eq!(
+        (done[0]["attempts"].as_i64(), done[0]["last_error"].as_str()),
+        (Some(3), Some("USER_BUSY"))
+    );
 
     // A validity shorter than the retry wait: the call expires at its end.
-    app.launch(json!({"bulkId": "expiring", "messages": [{"scenarioId": scenario, "destinations": [{"to": NO_ANSWER}],
-        "validityPeriod": 2, "retry": {"minPeriod": 10, "maxPeriod": 10, "maxCount": 4}}]}))
-        .await;
+    app.launch(
+        json!({"bulkId": "expiring", "messages": [{"scenarioId": scenario, "destinations": [{"to": NO_ANSWER}],
+        "validityPeriod": 2, "retry": {"minPeriod": 10, "maxPeriod": 10, "maxCount": 4}}]}),
+    )
+    .await;
     assert!(wait_for(Duration::from_secs(10), || async { attempts("expiring").await == 1 }).await);
     app.advance_clock("2m").await;
     let expired = app.calls_when("expiring", "expired", 1).await;
@@ -364,10 +426,14 @@ async fn retries_climb_the_ladder_and_validity_expires_as_the_clock_moves() {
     );
 
     // Scheduled an hour ahead: nothing until the clock gets there.
-    let send_at = (chrono::Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string();
-    app.launch(json!({"bulkId": "scheduled", "messages": [{"scenarioId": scenario, "destinations": [{"to": ANSWERS}],
-        "sendAt": send_at}]}))
-        .await;
+    let send_at = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S%.3f%z")
+        .to_string();
+    app.launch(
+        json!({"bulkId": "scheduled", "messages": [{"scenarioId": scenario, "destinations": [{"to": ANSWERS}],
+        "sendAt": send_at}]}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(attempts("scheduled").await, 0);
     app.advance_clock("1h").await;
@@ -378,16 +444,15 @@ async fn retries_climb_the_ladder_and_validity_expires_as_the_clock_moves() {
 #[tokio::test]
 async fn a_scenario_request_reaches_the_hook_and_queues_the_welcome_sms() {
     let app = spawn_app_with(worker_app()).await;
-    let hook = format!(
-        "{}/v1/ivr?key={ACME_KEY}&from=%2B${{to}}&to=%2B${{from}}",
-        app.address
-    );
+    let hook = format!("{}/v1/ivr?key={ACME_KEY}&from=%2B${{to}}&to=%2B${{from}}", app.address);
     let scenario = app
         .scenario(json!([{"say": "One moment"}, {"request": hook, "saveResponse": "twiml"}, {"hangup": "done"}]))
         .await;
     let (status, _) = app
-        .launch(json!({"bulkId": "hooked", "messages": [{"scenarioId": scenario, "from": ACME_SF.trim_start_matches('+'),
-            "destinations": [{"to": "14155550142"}]}]}))
+        .launch(
+            json!({"bulkId": "hooked", "messages": [{"scenarioId": scenario, "from": ACME_SF.trim_start_matches('+'),
+            "destinations": [{"to": "14155550142"}]}]}),
+        )
         .await;
     assert_eq!(status, 200);
     let delivered = app.calls_when("hooked", "delivered", 1).await;
@@ -409,8 +474,10 @@ async fn a_restart_in_the_middle_of_a_launch_loses_and_repeats_nothing() {
     let scenario = app.scenario(menu()).await;
     let destinations: Vec<Value> = (0..40).map(|i| json!({"to": format!("4179300{i:04}")})).collect();
     let (status, _) = app
-        .launch(json!({"bulkId": "restarted", "messages": [{"scenarioId": scenario, "destinations": destinations,
-            "notifyUrl": sink.url, "sendingSpeed": {"speed": 20, "timeUnit": "second"}}]}))
+        .launch(
+            json!({"bulkId": "restarted", "messages": [{"scenarioId": scenario, "destinations": destinations,
+            "notifyUrl": sink.url, "sendingSpeed": {"speed": 20, "timeUnit": "second"}}]}),
+        )
         .await;
     assert_eq!(status, 200);
     let settings = worker_args(&[]).delivery_settings().unwrap();
@@ -432,7 +499,10 @@ async fn a_restart_in_the_middle_of_a_launch_loses_and_repeats_nothing() {
         task.await.unwrap();
     }
     let after_stop = done().await;
-    assert!(after_stop < 40, "the launch was still going when stopped ({after_stop} done)");
+    assert!(
+        after_stop < 40,
+        "the launch was still going when stopped ({after_stop} done)"
+    );
 
     let (_stop, shutdown) = tokio::sync::watch::channel(false);
     let _second = run(shutdown);
@@ -445,7 +515,11 @@ async fn a_restart_in_the_middle_of_a_launch_loses_and_repeats_nothing() {
         .collect();
     reported.sort();
     reported.dedup();
-    assert_eq!((sink.received().len(), reported.len()), (40, 40), "each destination reported once");
+    assert_eq!(
+        (sink.received().len(), reported.len()),
+        (40, 40),
+        "each destination reported once"
+    );
     let placed: Vec<i32> = sqlx::query_scalar("SELECT attempts FROM infobip_calls ORDER BY id")
         .fetch_all(&app.pool)
         .await

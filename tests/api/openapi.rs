@@ -30,19 +30,25 @@ async fn the_openapi_document_describes_every_operation() {
             "DELETE /admin/keys/{id}",
             "DELETE /admin/organizations/{id}",
             "DELETE /admin/organizations/{id}/opt-outs/{phone}",
+            "DELETE /admin/personas/{number}",
             "DELETE /admin/stores/{id}",
             "DELETE /admin/stores/{id}/phones/{phone}",
             "DELETE /infobip/voice/ivr/1/scenarios/{id}",
             "DELETE /smartflo/v1/ivr/{id}",
             "GET /",
             "GET /admin/calls",
+            "GET /admin/clock",
             "GET /admin/deliveries",
             "GET /admin/events",
+            "GET /admin/infobip/calls",
+            "GET /admin/infobip/launches",
+            "GET /admin/infobip/reports",
             "GET /admin/organizations",
             "GET /admin/organizations/{id}",
             "GET /admin/organizations/{id}/keys",
             "GET /admin/organizations/{id}/opt-outs",
             "GET /admin/organizations/{id}/stores",
+            "GET /admin/personas",
             "GET /admin/simulations",
             "GET /admin/simulations/{id}",
             "GET /admin/smartflo/ivrs",
@@ -58,6 +64,7 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /dashboard/app.css",
             "GET /dashboard/app.js",
             "GET /healthz",
+            "GET /infobip/voice/1/reports",
             "GET /infobip/voice/ivr/1/scenarios",
             "GET /infobip/voice/ivr/1/scenarios/{id}",
             "GET /metrics",
@@ -68,6 +75,7 @@ async fn the_openapi_document_describes_every_operation() {
             "GET /v1/ivr",
             "PATCH /admin/organizations/{id}",
             "PATCH /admin/stores/{id}",
+            "POST /admin/clock/advance",
             "POST /admin/customer-messages",
             "POST /admin/deliveries/{id}/redeliver",
             "POST /admin/fixtures",
@@ -84,12 +92,15 @@ async fn the_openapi_document_describes_every_operation() {
             "POST /api/webhooks/",
             "POST /api/webhooks/{webHookId}/delete",
             "POST /api/webhooks/{webHookId}/update",
+            "POST /infobip/voice/ivr/1/messages",
             "POST /infobip/voice/ivr/1/scenarios",
             "POST /smartflo/numbers/{did}/voice",
             "POST /smartflo/v1/auth/login",
             "POST /smartflo/v1/ivr",
             "POST /v1/ivr",
+            "PUT /admin/clock",
             "PUT /admin/organizations/{id}/opt-outs/{phone}",
+            "PUT /admin/personas/{number}",
             "PUT /admin/stores/{id}/phones/{phone}",
             "PUT /infobip/voice/ivr/1/scenarios/{id}",
             "PUT /smartflo/v1/ivr/{id}",
@@ -178,7 +189,7 @@ async fn every_admin_operation_in_the_document_refuses_a_missing_or_wrong_token(
             checked += 1;
         }
     }
-    assert_eq!(checked, 34, "every admin operation was checked");
+    assert_eq!(checked, 43, "every admin operation was checked");
 }
 
 #[tokio::test]

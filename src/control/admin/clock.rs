@@ -96,7 +96,10 @@ pub async fn set_speed(
     let request: Speed =
         serde_json::from_slice(&bytes).map_err(|e| AdminError::invalid("speed", format!("Invalid body: {e}")))?;
     if !(request.speed >= 0.001 && clock::valid_speed(request.speed)) {
-        return Err(AdminError::invalid("speed", format!("Must be from 0.001 to {MAX_SPEED}")));
+        return Err(AdminError::invalid(
+            "speed",
+            format!("Must be from 0.001 to {MAX_SPEED}"),
+        ));
     }
     let clock = tokio::time::timeout(state.db_timeout, clock::set_speed(&state.pool, request.speed)).await??;
     Ok(HttpResponse::Ok().json(clock))

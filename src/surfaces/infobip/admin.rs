@@ -193,7 +193,12 @@ pub async fn list_calls(req: HttpRequest, state: web::Data<InfobipRoutes>) -> Re
 pub async fn list_reports(req: HttpRequest, state: web::Data<InfobipRoutes>) -> Result<HttpResponse, JsonError> {
     let query = parse(req.query_string(), &REPORT_STATUSES)?;
     let items = wait_for(&state, &query, || {
-        reports::reports(&state.pool, query.bulk_id.as_deref(), query.status.as_deref(), query.limit)
+        reports::reports(
+            &state.pool,
+            query.bulk_id.as_deref(),
+            query.status.as_deref(),
+            query.limit,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(Reports { items }))

@@ -82,7 +82,11 @@ pub async fn insert_launch(pool: &PgPool, account_id: i64, launch: &Launch) -> R
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(LaunchError::Invalid(
-            [("bulkId".to_owned(), vec!["already used by an earlier launch".to_owned()])].into(),
+            [(
+                "bulkId".to_owned(),
+                vec!["already used by an earlier launch".to_owned()],
+            )]
+            .into(),
         ));
     }
     let mut destinations = Vec::new();

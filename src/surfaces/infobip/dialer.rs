@@ -147,7 +147,10 @@ impl Dialer {
             match calls::finish(&self.pool, ended).await {
                 Ok(held) => {
                     if held < ended.len() as u64 {
-                        tracing::warn!(lost = ended.len() as u64 - held, "Infobip calls taken over before they were recorded");
+                        tracing::warn!(
+                            lost = ended.len() as u64 - held,
+                            "Infobip calls taken over before they were recorded"
+                        );
                     }
                     return;
                 }
@@ -264,7 +267,11 @@ fn finished(
         sent_at: call.sent_at,
         started_at,
         fate,
-        line_seconds: if fate == Fate::Delivered { line_seconds.max(1) } else { 0 },
+        line_seconds: if fate == Fate::Delivered {
+            line_seconds.max(1)
+        } else {
+            0
+        },
         collected,
     };
     let report = report::build(&facts);

@@ -196,7 +196,10 @@ fn check_message(
     if let Some(from) = &from
         && !(3..=14).contains(&from.trim_start_matches('+').len())
     {
-        reader.add(&at("from"), "numeric sender ID length should be between 3 and 14 characters");
+        reader.add(
+            &at("from"),
+            "numeric sender ID length should be between 3 and 14 characters",
+        );
     }
     let mut destinations = Vec::new();
     match object.get("destinations") {
@@ -379,7 +382,10 @@ fn check_speed(speed: &Map<String, Value>, path: &str, reader: &mut Reader<'_>) 
             None
         }
     };
-    let unit = match reader.text(speed, "timeUnit", &format!("{path}.timeUnit"), 16).as_deref() {
+    let unit = match reader
+        .text(speed, "timeUnit", &format!("{path}.timeUnit"), 16)
+        .as_deref()
+    {
         // The vendor's default unit.
         None => Some(60),
         Some(unit) => match unit.to_ascii_lowercase().as_str() {
@@ -443,7 +449,10 @@ mod tests {
                 max_count: 4
             })
         );
-        assert_eq!((message.notify_content_type, message.notify_content_version), ("application/xml", 1));
+        assert_eq!(
+            (message.notify_content_type, message.notify_content_version),
+            ("application/xml", 1)
+        );
         assert_eq!(message.destinations[1].message_id.as_deref(), Some("m-2"));
     }
 
@@ -462,7 +471,10 @@ mod tests {
             max_count: 4,
         };
         assert_eq!(equal.wait_minutes(3), 10);
-        assert_eq!((on_ladder(0), on_ladder(7), on_ladder(61), on_ladder(5000)), (1, 10, 120, 1440));
+        assert_eq!(
+            (on_ladder(0), on_ladder(7), on_ladder(61), on_ladder(5000)),
+            (1, 10, 120, 1440)
+        );
     }
 
     #[test]
@@ -507,7 +519,10 @@ mod tests {
             ]
         );
         assert_eq!(errors["messages[0].callbackData"], ["size must be between 0 and 200"]);
-        assert_eq!(check(&json!({"messages": []}), now()).unwrap_err()["messages"], ["must not be empty"]);
+        assert_eq!(
+            check(&json!({"messages": []}), now()).unwrap_err()["messages"],
+            ["must not be empty"]
+        );
     }
 
     #[test]

@@ -255,7 +255,10 @@ pub fn flatten_v1(report: &Value) -> Value {
     flat.insert("doneAt".into(), voice["endTime"].clone());
     flat.insert("duration".into(), voice["duration"].clone());
     flat.insert("chargedDuration".into(), voice["chargedDuration"].clone());
-    flat.insert("dtmfCodes".into(), voice.get("dtmfCodes").cloned().unwrap_or(Value::Null));
+    flat.insert(
+        "dtmfCodes".into(),
+        voice.get("dtmfCodes").cloned().unwrap_or(Value::Null),
+    );
     flat.insert("scenarioId".into(), voice["ivr"]["scenarioId"].clone());
     flat.insert("scenarioName".into(), voice["ivr"]["scenarioName"].clone());
     if let Some(collected) = voice["ivr"].get("collectedDtmfs") {
@@ -269,7 +272,11 @@ pub fn flatten_v1(report: &Value) -> Value {
 
 /// The body pushed to `notifyUrl` for one report.
 pub fn payload(report: &Value, content_type: &str, version: i32) -> String {
-    let result = if version == 1 { flatten_v1(report) } else { report.clone() };
+    let result = if version == 1 {
+        flatten_v1(report)
+    } else {
+        report.clone()
+    };
     if content_type == "application/xml" {
         let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results><result>");
         write_xml_fields(&result, &mut xml);
@@ -324,11 +331,17 @@ mod tests {
 
     #[test]
     fn an_answered_call_reports_its_dtmf() {
-        let collected = [("choice".to_owned(), "1".to_owned()), ("pin".to_owned(), "42".to_owned())];
+        let collected = [
+            ("choice".to_owned(), "1".to_owned()),
+            ("pin".to_owned(), "42".to_owned()),
+        ];
         let report = facts(Fate::Delivered, &collected);
         assert_eq!(report["status"]["name"], "DELIVERED_TO_HANDSET");
         assert_eq!(report["voiceCall"]["dtmfCodes"], "1,42");
-        assert_eq!(report["voiceCall"]["ivr"]["collectedDtmfs"], r#"{"choice":"1","pin":"42"}"#);
+        assert_eq!(
+            report["voiceCall"]["ivr"]["collectedDtmfs"],
+            r#"{"choice":"1","pin":"42"}"#
+        );
         assert_eq!(report["voiceCall"]["endTime"], "2026-12-05T10:00:12.000+0000");
         assert_eq!(report["callbackData"], "cb");
     }
@@ -354,10 +367,15 @@ mod tests {
         let report = facts(Fate::Delivered, &[("c".to_owned(), "9".to_owned())]);
         let v1: Value = serde_json::from_str(&payload(&report, "application/json", 1)).unwrap();
         let flat = &v1["results"][0];
-        assert_eq!((flat["dtmfCodes"].as_str(), flat["doneAt"].as_str()), (Some("9"), Some("2026-12-05T10:00:12.000+0000")));
+        assert_eq!(
+            (flat["dtmfCodes"].as_str(), flat["doneAt"].as_str()),
+            (Some("9"), Some("2026-12-05T10:00:12.000+0000"))
+        );
         assert!(flat.get("voiceCall").is_none());
         let xml = payload(&report, "application/xml", 2);
-        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results><result><bulkId>bulk-1</bulkId>"));
+        assert!(xml.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><reportResponse><results><result><bulkId>bulk-1</bulkId>"
+        ));
         assert!(xml.contains("<scenarioName>Welcome &lt;&amp;&gt;</scenarioName>"));
         assert!(xml.contains("<status><description>Message delivered to handset</description><groupId>3</groupId><groupName>DELIVERED</groupName>"));
     }

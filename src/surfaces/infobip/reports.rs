@@ -229,8 +229,11 @@ pub async fn pull(
     )
     .fetch_all(pool)
     .await?;
-    let mut rows: Vec<_> = rows.into_iter().map(|row| (row.created_at, row.id, row.report)).collect();
-    rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .map(|row| (row.created_at, row.id, row.report))
+        .collect();
+    rows.sort_by_key(|row| (row.0, row.1));
     Ok(rows.into_iter().map(|(.., report)| report).collect())
 }
 

@@ -367,11 +367,12 @@ pub async fn launch(
     let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| InfobipError::Service(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid JSON: {e}")))?;
     let checked = launch_body::check(&body, chrono::Utc::now()).map_err(InfobipError::Invalid)?;
-    let accepted = match tokio::time::timeout(state.db_timeout, calls::insert_launch(&state.pool, account, &checked)).await? {
-        Ok(accepted) => accepted,
-        Err(LaunchError::Invalid(errors)) => return Err(InfobipError::Invalid(errors)),
-        Err(LaunchError::Database(error)) => return Err(error.into()),
-    };
+    let accepted =
+        match tokio::time::timeout(state.db_timeout, calls::insert_launch(&state.pool, account, &checked)).await? {
+            Ok(accepted) => accepted,
+            Err(LaunchError::Invalid(errors)) => return Err(InfobipError::Invalid(errors)),
+            Err(LaunchError::Database(error)) => return Err(error.into()),
+        };
     let status = PENDING_ACCEPTED.status();
     let messages: Vec<Value> = accepted
         .destinations

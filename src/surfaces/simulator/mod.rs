@@ -20,6 +20,6 @@ pub mod storage;
 pub mod routes;
 
 pub use engine::{Call, play};
-pub use script::{ScriptCall, ScriptOutcome, play_script};
 pub use persona::{Answer, Persona};
+pub use script::{ScriptCall, ScriptOutcome, play_script};
 pub use transcript::{Ending, Step, Transcript};

@@ -261,7 +261,10 @@ fn persona_number(raw: &str) -> Result<&str, JsonError> {
     if (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(raw)
     } else {
-        Err(JsonError::invalid("number", "Expected 3 to 15 digits, optionally after a +"))
+        Err(JsonError::invalid(
+            "number",
+            "Expected 3 to 15 digits, optionally after a +",
+        ))
     }
 }
 
@@ -310,7 +313,10 @@ pub async fn put_persona(
     )
 )]
 #[delete("/personas/{number}")]
-pub async fn delete_persona(path: web::Path<String>, state: web::Data<SimulatorRoutes>) -> Result<HttpResponse, JsonError> {
+pub async fn delete_persona(
+    path: web::Path<String>,
+    state: web::Data<SimulatorRoutes>,
+) -> Result<HttpResponse, JsonError> {
     let number = persona_number(&path)?;
     if !tokio::time::timeout(state.db_timeout, storage::delete_persona(&state.pool, number)).await?? {
         return Err(JsonError::not_found("number", format!("{number} has no persona")));

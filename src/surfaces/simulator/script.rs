@@ -382,7 +382,7 @@ fn names_label(action: &Value, label: &str) -> bool {
     action.get("label").and_then(Value::as_str) == Some(label)
         || action.get("actionId").is_some_and(|id| match id {
             Value::String(id) => id == label,
-            other => other.to_string() == label,
+            other => other.as_i64().is_some() && other.as_i64() == label.parse().ok(),
         })
 }
 
@@ -468,7 +468,10 @@ mod tests {
             ..Persona::default()
         };
         let outcome = play_script(&client(Duration::from_secs(1)), &call(json!([{"say": "x"}]), persona)).await;
-        assert_eq!((outcome.transcript.ended, outcome.transcript.steps.len()), (Ending::Busy, 0));
+        assert_eq!(
+            (outcome.transcript.ended, outcome.transcript.steps.len()),
+            (Ending::Busy, 0)
+        );
     }
 
     #[test]

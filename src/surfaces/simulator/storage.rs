@@ -58,7 +58,10 @@ pub async fn get(pool: &PgPool, id: i64) -> sqlx::Result<Option<SimulationItem>>
 }
 
 /// How each of `numbers` answers, for those that have a persona.
-pub async fn personas_for(pool: &PgPool, numbers: &[String]) -> sqlx::Result<std::collections::HashMap<String, Persona>> {
+pub async fn personas_for(
+    pool: &PgPool,
+    numbers: &[String],
+) -> sqlx::Result<std::collections::HashMap<String, Persona>> {
     let rows = sqlx::query!(
         "SELECT number, persona FROM simulator_personas WHERE number = ANY($1)",
         numbers
