@@ -144,7 +144,7 @@ async fn the_admin_api_loads_toml_and_json_documents() {
     let json = r#"{"organizations":[{"name":"Json Co","api_keys":["json-key"],"stores":[{"name":"J","phones":["+14155551234"],"forwarding":"+14155550111"}]}]}"#;
     post_fixtures(&app, Some("application/json"), json).await.assert_json(
         200,
-        r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0,"users":0,"tokens":0,"templates":0,"webhooks":0,"smartflo_ivrs":0}"#,
+        r#"{"organizations":1,"stores":1,"phones":1,"keys":1,"opt_outs":0,"users":0,"tokens":0,"templates":0,"webhooks":0,"smartflo_ivrs":0,"personas":0}"#,
     );
     app.call("json-key", CALLER, "+14155551234")
         .await

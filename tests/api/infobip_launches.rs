@@ -526,3 +526,35 @@ async fn a_restart_in_the_middle_of_a_launch_loses_and_repeats_nothing() {
         .unwrap();
     assert_eq!(placed, vec![1; 40], "each destination called once");
 }
+
+#[tokio::test]
+async fn launches_are_live_events_with_their_calls_counted() {
+    let app = spawn_app_with(worker_app()).await;
+    let scenario = app.scenario(menu()).await;
+    let (mut events, mut buffer) = crate::events::subscribe(&app).await;
+    let (status, _) = app
+        .launch(json!({"bulkId": "live", "messages": [{"scenarioId": scenario, "destinations": [{"to": BUSY}, {"to": ANSWERS}]}]}))
+        .await;
+    assert_eq!(status, 200);
+    // Frames come as calls are stored, claimed and ended; the last one counts both ended.
+    let mut last = Value::Null;
+    for _ in 0..10 {
+        let frames = crate::events::next_frames_of(&mut events, &mut buffer, 1, &["infobip"]).await;
+        last = frames[0].1.clone();
+        if last["pending"] == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        (
+            last["bulk_id"].as_str(),
+            last["account"].as_str(),
+            last["calls"].as_i64()
+        ),
+        (Some("live"), Some("acme"), Some(2))
+    );
+    assert_eq!(
+        (last["delivered"].as_i64(), last["undeliverable"].as_i64()),
+        (Some(1), Some(1))
+    );
+}

@@ -237,6 +237,13 @@ fn check_message(
         None | Some(Value::Null) => {}
         Some(Value::Object(map)) => {
             for (name, value) in map {
+                if name.is_empty() || name.len() > 256 || name.contains('\0') {
+                    reader.add(
+                        &format!("{path}.parameters"),
+                        "names must be 1 to 256 characters, no NUL",
+                    );
+                    continue;
+                }
                 match value {
                     Value::String(value) if !value.contains('\0') && value.len() <= 4096 => {
                         parameters.insert(name.clone(), value.clone());

@@ -325,6 +325,7 @@ pub async fn delete_scenario(
 const MAX_LAUNCH_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(utoipa::ToSchema)]
+#[schema(rename_all = "camelCase")]
 #[expect(dead_code, reason = "describes the body for the OpenAPI document")]
 struct LaunchBody {
     /// Generated when absent; unique per account.

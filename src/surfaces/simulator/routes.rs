@@ -50,7 +50,11 @@ pub fn check_persona(persona: &Persona) -> Result<(), &'static str> {
             .presses
             .iter()
             .all(|keys| keys.len() <= 32 && keys.chars().all(|k| k.is_ascii_digit() || k == '*' || k == '#'));
-    let dial_ok = persona.dial.len() <= 100 && persona.dial.keys().all(|number| number.len() <= 32);
+    let dial_ok = persona.dial.len() <= 100
+        && persona
+            .dial
+            .keys()
+            .all(|number| !number.is_empty() && number.len() <= 32 && !number.contains('\0'));
     if keys_ok && dial_ok {
         Ok(())
     } else {
