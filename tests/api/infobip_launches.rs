@@ -558,3 +558,54 @@ async fn launches_are_live_events_with_their_calls_counted() {
         (Some(1), Some(1))
     );
 }
+
+#[tokio::test]
+async fn the_cli_reads_advances_and_speeds_up_the_clock() {
+    let app = spawn_app_with(TestSettings {
+        admin_token: Some("clock-token"),
+        ..Default::default()
+    })
+    .await;
+    let run = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(binary());
+        command
+            .arg("clock")
+            .args(args)
+            .args(["--url", &app.address])
+            .env("IVR_ADMIN_TOKEN", "clock-token");
+        command.output()
+    };
+    let output = run(&["advance", "90m"]).await.unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let clock: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let ahead = clock["ahead_seconds"].as_f64().unwrap();
+    assert!((5399.0..5402.0).contains(&ahead), "{clock}");
+    let output = run(&["speed", "60"]).await.unwrap();
+    let clock: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(clock["speed"], 60.0);
+    let output = run(&["show"]).await.unwrap();
+    let clock: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(clock["ahead_seconds"].as_f64().unwrap() >= ahead);
+    let output = run(&["advance", "soon"]).await.unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("Must be a duration of at most 366d"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Reset puts it back to real time.
+    app.client
+        .post(format!("{}/admin/reset", app.address))
+        .bearer_auth("clock-token")
+        .send()
+        .await
+        .unwrap();
+    let clock: Value = serde_json::from_slice(&run(&["show"]).await.unwrap().stdout).unwrap();
+    assert_eq!(
+        (
+            clock["speed"].as_f64(),
+            clock["ahead_seconds"].as_f64().map(f64::abs).map(|a| a < 1.0)
+        ),
+        (Some(1.0), Some(true))
+    );
+}

@@ -93,13 +93,18 @@ async fn metrics_expose_requests_latency_calls_sms_queue_pool_and_build() {
 #[tokio::test]
 async fn every_series_is_described_and_shown_before_anything_happens() {
     use ivr_gateway::platform::metrics::{self, Kind};
-    use ivr_gateway::surfaces::instaply_ivr;
+    use ivr_gateway::surfaces::{infobip, instaply_ivr, instaply_messaging};
     let app = spawn_app().await;
     // HTTP series are labelled by route and status, known once a request has
     // been answered; everything else is there from the start.
     app.request(reqwest::Method::GET, "/healthz").await;
     let text = app.request(reqwest::Method::GET, "/metrics").await.body;
-    for series in metrics::SERIES.iter().chain(instaply_ivr::metrics::SERIES) {
+    for series in metrics::SERIES
+        .iter()
+        .chain(instaply_ivr::metrics::SERIES)
+        .chain(instaply_messaging::metrics::SERIES)
+        .chain(infobip::metrics::SERIES)
+    {
         let (name, help) = (series.name, series.help);
         assert!(
             text.contains(&format!("# HELP {name} {help}\n")),
@@ -117,6 +122,8 @@ async fn every_series_is_described_and_shown_before_anything_happens() {
         "ivr_sms_failed_total",
         "ivr_calls_total{outcome=\"invalid_signature\"}",
         "ivr_group_commit_batches_total{writer=\"sms_finish\"}",
+        "ivr_infobip_reports_delivered_total",
+        "ivr_group_commit_batches_total{writer=\"infobip_report_finish\"}",
     ] {
         assert!(sample(&text, series) >= 0.0, "{series}");
     }

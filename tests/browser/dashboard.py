@@ -65,6 +65,13 @@ def call(caller, to="%2B14151234567"):
         return answer.read().decode()
 
 
+def infobip(path, body):
+    request = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": "App infobip-api-key-0001", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read().decode())
+
+
 def rows(section):
     return driver.find_elements(By.CSS_SELECTOR, f"#{section} tbody tr")
 
@@ -154,6 +161,24 @@ try:
         wait(lambda: any("Acme IVR" in row.text for row in rows("smartflo")), "the example IVR")
         shot("smartflo")
 
+    def infobip_launch_is_followed_live():
+        tab("infobip")
+        wait(lambda: "ahead of real time" in driver.find_element(By.ID, "clock-now").text, "the clock")
+        scenario = infobip("/infobip/voice/ivr/1/scenarios", {"name": "Menu", "script": [
+            {"say": "Press 2"}, {"collectInto": "choice", "options": {"maxInputLength": 1}}, {"hangup": "done"}]})
+        infobip("/infobip/voice/ivr/1/messages", {"bulkId": "browser", "messages": [{"scenarioId": scenario["id"],
+            "destinations": [{"to": "41793026001"}, {"to": "41793026003"}]}]})
+        wait(lambda: any(row.text.startswith("browser acme") and " 0 1 1 0 0 " in row.text + " " for row in rows("infobip")),
+             "the launch's row with one delivered and one undeliverable call")
+        next(row for row in rows("infobip") if row.text.startswith("browser")).click()
+        wait(lambda: "Pressed 2" in driver.find_element(By.ID, "launch").text, "the answered call's transcript")
+        assert "41793026001 · undeliverable · 1 call(s) · USER_BUSY" in driver.find_element(By.ID, "launch").text
+        before = json.loads(get("/admin/clock"))["ahead_seconds"]
+        driver.find_element(By.CSS_SELECTOR, "#clock button[type=submit]").click()
+        wait(lambda: "advanced 1m" in driver.find_element(By.CSS_SELECTOR, "#clock .result").text, "the clock's move")
+        assert json.loads(get("/admin/clock"))["ahead_seconds"] >= before + 59
+        shot("infobip")
+
     check("the token is required when set", token_required)
     check("a call made with curl appears without a reload", call_appears_without_reload)
     check("a failed SMS is retried from the page", failed_sms_is_retried)
@@ -161,6 +186,7 @@ try:
     check("the deliveries page opens", deliveries_page)
     check("a simulated call is played from the page", simulator_plays_a_call)
     check("the Smartflo IVRs are listed", smartflo_page)
+    check("an Infobip launch is followed live and the clock moved", infobip_launch_is_followed_live)
 finally:
     driver.quit()
 

@@ -105,6 +105,17 @@ const renderers = {
       simulation.ended]) cell(row, value);
     return row;
   },
+  infobip(launch) {
+    const row = document.createElement("tr");
+    row.dataset.id = launch.bulk_id;
+    row.tabIndex = 0;
+    for (const value of [launch.bulk_id, launch.account, time(launch.created_at), launch.calls, launch.pending,
+      launch.delivered, launch.undeliverable, launch.expired, launch.rejected, launch.reports_delivered]) cell(row, value);
+    const open = () => showLaunch(launch.bulk_id);
+    row.addEventListener("click", open);
+    row.addEventListener("keydown", (event) => { if (event.key === "Enter") open(); });
+    return row;
+  },
   smartflo(ivr) {
     const row = document.createElement("tr");
     row.dataset.id = ivr.id;
@@ -116,7 +127,7 @@ const renderers = {
 
 const sources = {
   calls: "/admin/calls", sms: "/admin/sms", threads: "/admin/threads", deliveries: "/admin/deliveries",
-  simulations: "/admin/simulations", smartflo: "/admin/smartflo/ivrs",
+  simulations: "/admin/simulations", smartflo: "/admin/smartflo/ivrs", infobip: "/admin/infobip/launches",
 };
 
 function tbody(name) { return document.querySelector("#" + name + " tbody"); }
@@ -172,6 +183,38 @@ async function showThread(id) {
   state.openThread = thread.id;
 }
 
+/// A launch's calls, each with how it ended and what it played.
+async function showLaunch(bulkId) {
+  const calls = await api("/admin/infobip/calls?limit=100&bulk_id=" + encodeURIComponent(bulkId));
+  const box = document.getElementById("launch");
+  box.replaceChildren();
+  const title = document.createElement("h3");
+  title.textContent = "Launch " + bulkId;
+  box.appendChild(title);
+  const list = document.createElement("ol");
+  list.className = "calls";
+  for (const call of calls.items) {
+    const item = document.createElement("li");
+    const who = document.createElement("strong");
+    who.textContent = call.to + " · " + call.status + " · " + call.attempts + " call(s)" + (call.last_error ? " · " + call.last_error : "");
+    item.appendChild(who);
+    if (call.transcript) {
+      const text = document.createElement("pre");
+      text.textContent = renderTranscript(call.transcript);
+      item.appendChild(text);
+    }
+    list.appendChild(item);
+  }
+  box.appendChild(list);
+  state.openLaunch = bulkId;
+}
+
+async function showClock(clock) {
+  const shown = clock || await api("/admin/clock");
+  document.getElementById("clock-now").textContent = "Now " + time(shown.now) + " · " + shown.speed + "× · " +
+    Math.round(shown.ahead_seconds) + " s ahead of real time";
+}
+
 function renderTranscript(transcript) {
   const lines = transcript.steps.map((step) => {
     switch (step.kind) {
@@ -225,6 +268,10 @@ function onEvent(event, item) {
     case "sms": upsert("sms", item); break;
     case "delivery": upsert("deliveries", item); break;
     case "simulation": upsert("simulations", item); break;
+    case "infobip":
+      upsert("infobip", Object.assign({ id: item.bulk_id }, item));
+      if (state.openLaunch === item.bulk_id) showLaunch(item.bulk_id);
+      break;
     case "message":
       if (state.loaded.threads) load("threads");
       if (state.openThread === item.thread_id) showThread(item.thread_id);
@@ -239,6 +286,7 @@ function show(page) {
     if (tab.dataset.page === page) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
   }
   load(page);
+  if (page === "infobip") showClock().catch((error) => setLive(error.message));
 }
 
 function start() {
@@ -269,7 +317,7 @@ document.addEventListener("DOMContentLoaded", () => {
     catch (error) { sessionStorage.removeItem(TOKEN_KEY); askForToken("That token was refused."); }
   });
   document.getElementById("reset").addEventListener("click", async () => {
-    if (!confirm("Empty the journal, the SMS outbox, threads, deliveries and simulations? Organizations and stores stay.")) return;
+    if (!confirm("Empty the journal, the SMS outbox, threads, deliveries, simulations and Infobip launches, and put the clock back? Organizations and stores stay.")) return;
     try { await api("/admin/reset", { method: "POST" }); setLive("reset done"); show(state.page); }
     catch (error) { setLive(error.message); }
   });
@@ -294,6 +342,15 @@ document.addEventListener("DOMContentLoaded", () => {
     out.textContent = "playing…";
     try { out.textContent = renderTranscript((await api("/admin/simulations", { method: "POST", body: JSON.stringify(body) })).transcript); }
     catch (error) { out.textContent = error.message; }
+  });
+  document.getElementById("clock").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const result = form.querySelector(".result");
+    try {
+      await showClock(await api("/admin/clock/advance", { method: "POST", body: JSON.stringify({ by: form.elements.by.value }) }));
+      result.textContent = "advanced " + form.elements.by.value;
+    } catch (error) { result.textContent = error.message; }
   });
   document.querySelector("#simulate input[name=url]").value = location.origin + "/smartflo/numbers/%2B14151234567/voice";
   start();
