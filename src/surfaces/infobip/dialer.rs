@@ -82,6 +82,7 @@ impl Dialer {
                 tokio::spawn(wake_on(moved, wake.clone())),
             ];
             let mut shutdown = shutdown;
+            tracing::info!("Infobip dialer started");
             while !*shutdown.borrow() {
                 match self.run_batch().await {
                     Ok(claimed) if claimed as i64 == BATCH => continue,
@@ -97,6 +98,7 @@ impl Dialer {
             for listener in listeners {
                 listener.abort();
             }
+            tracing::info!("Infobip dialer stopped");
         }
     }
 
