@@ -89,11 +89,18 @@ CREATE TABLE infobip_reports (
     claimed_at      timestamptz,
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    delivered_at    timestamptz,
-    pulled_at       timestamptz
+    delivered_at    timestamptz
 );
 CREATE INDEX infobip_reports_due ON infobip_reports (next_attempt_at) WHERE status = 'queued';
-CREATE INDEX infobip_reports_unpulled ON infobip_reports (account_id, created_at, id) WHERE pulled_at IS NULL;
+CREATE INDEX infobip_reports_account ON infobip_reports (account_id, created_at, id);
+
+-- Reports handed out by GET /infobip/voice/1/reports, each once. A table of
+-- its own, so that a pull never waits for (or skips) a report row the push
+-- worker holds locked.
+CREATE TABLE infobip_report_pulls (
+    report_id uuid PRIMARY KEY REFERENCES infobip_reports ON DELETE CASCADE,
+    pulled_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE INDEX infobip_reports_bulk ON infobip_reports (bulk_id, created_at);
 
 CREATE TABLE infobip_report_attempts (

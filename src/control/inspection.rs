@@ -225,7 +225,8 @@ pub async fn reset(pool: &PgPool) -> sqlx::Result<()> {
     sqlx::query!(
         "TRUNCATE calls, sms_attempts, sms_outbox, welcome_cooldowns, welcome_mirror_queue,
                   webhook_delivery_attempts, webhook_deliveries, messages, customer_threads, customers, simulations,
-                  infobip_launches, infobip_messages, infobip_calls, infobip_reports, infobip_report_attempts"
+                  infobip_launches, infobip_messages, infobip_calls, infobip_reports, infobip_report_attempts,
+                  infobip_report_pulls"
     )
     .execute(pool)
     .await?;

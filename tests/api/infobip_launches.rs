@@ -610,3 +610,34 @@ async fn the_cli_reads_advances_and_speeds_up_the_clock() {
         (Some(1.0), Some(true))
     );
 }
+
+#[tokio::test]
+async fn racing_pulls_hand_out_each_report_once() {
+    let app = spawn_app_with(worker_app()).await;
+    let scenario = app.scenario(menu()).await;
+    let destinations: Vec<Value> = (0..40).map(|i| json!({"to": format!("4179400{i:04}")})).collect();
+    let (status, _) = app
+        .launch(json!({"bulkId": "pulled", "messages": [{"scenarioId": scenario, "destinations": destinations}]}))
+        .await;
+    assert_eq!(status, 200);
+    app.calls_when("pulled", "delivered", 40).await;
+    let puller = || async {
+        let mut ids = Vec::new();
+        loop {
+            let (_, pulled) = app
+                .infobip_json(reqwest::Method::GET, "/infobip/voice/1/reports?limit=7", None)
+                .await;
+            let results = pulled["results"].as_array().unwrap().clone();
+            if results.is_empty() {
+                return ids;
+            }
+            ids.extend(results.iter().map(|r| r["messageId"].as_str().unwrap().to_owned()));
+        }
+    };
+    let (a, b, c, d) = tokio::join!(puller(), puller(), puller(), puller());
+    let mut all: Vec<String> = [a, b, c, d].concat();
+    let pulled = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((pulled, all.len()), (40, 40), "every report once, none twice");
+}

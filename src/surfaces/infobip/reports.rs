@@ -203,7 +203,8 @@ impl Deliver<ClaimedReport> for ReportPost {
 }
 
 /// Up to `limit` reports of the account never pulled, oldest first, marked
-/// pulled in the same statement: each is handed out once, even to pulls racing.
+/// pulled in the same statement: each is handed out once, even to pulls
+/// racing (the second's insert of a report conflicts and returns nothing).
 pub async fn pull(
     pool: &PgPool,
     account_id: i64,
@@ -213,15 +214,19 @@ pub async fn pull(
 ) -> sqlx::Result<Vec<serde_json::Value>> {
     let rows = sqlx::query!(
         r#"WITH next AS (
-               SELECT id FROM infobip_reports
-               WHERE account_id = $1 AND pulled_at IS NULL
-                 AND ($2::text IS NULL OR bulk_id = $2) AND ($3::text IS NULL OR message_id = $3)
-               ORDER BY created_at, id
+               SELECT r.id, r.created_at, r.report FROM infobip_reports r
+               WHERE r.account_id = $1
+                 AND ($2::text IS NULL OR r.bulk_id = $2) AND ($3::text IS NULL OR r.message_id = $3)
+                 AND NOT EXISTS (SELECT 1 FROM infobip_report_pulls p WHERE p.report_id = r.id)
+               ORDER BY r.created_at, r.id
                LIMIT $4
-               FOR UPDATE SKIP LOCKED
+           ), pulled AS (
+               INSERT INTO infobip_report_pulls (report_id) SELECT id FROM next
+               ON CONFLICT DO NOTHING
+               RETURNING report_id
            )
-           UPDATE infobip_reports r SET pulled_at = now() FROM next WHERE r.id = next.id
-           RETURNING r.report, r.created_at, r.id"#,
+           SELECT n.report AS "report!" FROM next n JOIN pulled p ON p.report_id = n.id
+           ORDER BY n.created_at, n.id"#,
         account_id,
         bulk_id,
         message_id,
@@ -229,12 +234,7 @@ pub async fn pull(
     )
     .fetch_all(pool)
     .await?;
-    let mut rows: Vec<_> = rows
-        .into_iter()
-        .map(|row| (row.created_at, row.id, row.report))
-        .collect();
-    rows.sort_by_key(|row| (row.0, row.1));
-    Ok(rows.into_iter().map(|(.., report)| report).collect())
+    Ok(rows.into_iter().map(|row| row.report).collect())
 }
 
 /// A launch as `/admin/infobip/launches` lists it.
@@ -345,11 +345,11 @@ pub async fn reports(
 ) -> sqlx::Result<Vec<ReportItem>> {
     sqlx::query_as!(
         ReportItem,
-        r#"SELECT id, bulk_id, message_id, status, url, content_type, attempts, last_error, created_at, delivered_at,
-                  pulled_at, report
-           FROM infobip_reports
-           WHERE ($1::text IS NULL OR bulk_id = $1) AND ($2::text IS NULL OR status = $2)
-           ORDER BY created_at, id
+        r#"SELECT r.id, r.bulk_id, r.message_id, r.status, r.url, r.content_type, r.attempts, r.last_error, r.created_at,
+                  r.delivered_at, p.pulled_at AS "pulled_at?", r.report
+           FROM infobip_reports r LEFT JOIN infobip_report_pulls p ON p.report_id = r.id
+           WHERE ($1::text IS NULL OR r.bulk_id = $1) AND ($2::text IS NULL OR r.status = $2)
+           ORDER BY r.created_at, r.id
            LIMIT $3"#,
         bulk_id,
         status,
