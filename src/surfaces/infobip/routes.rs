@@ -135,10 +135,15 @@ async fn scenario_body(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<(String, Option<String>, Value), InfobipError> {
-    let bytes = body::read_limited(req, payload, 256 * 1024).await?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| InfobipError::Service(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid JSON: {e}")))?;
+    let body = json_body(req, payload, 256 * 1024).await?;
     scenario::check(&body).map_err(InfobipError::Invalid)
+}
+
+/// A JSON body up to `limit` bytes; anything else is Infobip's 400 (or a 413).
+async fn json_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<Value, InfobipError> {
+    let bytes = body::read_limited(req, payload, limit).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| InfobipError::Service(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid JSON: {e}")))
 }
 
 fn not_found() -> InfobipError {
@@ -364,9 +369,7 @@ pub async fn launch(
     state: web::Data<InfobipRoutes>,
 ) -> Result<HttpResponse, InfobipError> {
     let account = account(&req, &state).await?;
-    let bytes = body::read_limited(&req, payload, MAX_LAUNCH_BYTES).await?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| InfobipError::Service(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid JSON: {e}")))?;
+    let body = json_body(&req, payload, MAX_LAUNCH_BYTES).await?;
     let checked = launch_body::check(&body, chrono::Utc::now()).map_err(InfobipError::Invalid)?;
     let accepted =
         match tokio::time::timeout(state.db_timeout, calls::insert_launch(&state.pool, account, &checked)).await? {
